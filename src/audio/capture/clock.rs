@@ -1,0 +1,376 @@
+//! Per-channel bookkeeping of live capture that needs no device: the call
+//! clock (how many 16 kHz samples a channel has delivered, and how much
+//! silence a gap needs) and the level meter behind the overlay's VU bars.
+//!
+//! Thread: the `capture` thread only; plain data, no atomics.
+
+use crate::audio::source::SOURCE_RATE;
+
+/// Keeps one channel on the call clock.
+///
+/// Call time is implied by sample counts, so a channel that delivers nothing
+/// (device not started yet, or lost) must be filled with silence for the
+/// time it was silent, or everything after the gap would land too early.
+/// While the device is quiet the clock is *anchored* at the wall time the
+/// audio stopped; silence is generated up to a little behind wall time, and
+/// when audio returns the rest of the gap is filled exactly, using the
+/// arrival time and length of the first block.
+#[derive(Debug, Clone)]
+pub struct CallClock {
+    samples: u64,
+    anchor: Option<Anchor>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Anchor {
+    /// Wall-clock seconds since the capture started when the audio stopped.
+    wall_s: f64,
+    /// The channel's sample count at that moment.
+    samples: u64,
+}
+
+impl CallClock {
+    /// A clock at call time 0 whose device has not delivered yet: anchored at
+    /// wall time 0, so the wait for the first callback becomes leading silence.
+    pub fn new() -> Self {
+        CallClock { samples: 0, anchor: Some(Anchor { wall_s: 0.0, samples: 0 }) }
+    }
+
+    /// 16 kHz samples delivered so far (audio and inserted silence).
+    pub fn samples(&self) -> u64 {
+        self.samples
+    }
+
+    /// Call time of the next sample, seconds.
+    pub fn t_s(&self) -> f64 {
+        self.samples as f64 / SOURCE_RATE as f64
+    }
+
+    /// True while the device delivers nothing (before its first block, or lost).
+    pub fn in_gap(&self) -> bool {
+        self.anchor.is_some()
+    }
+
+    /// Call time at which the current gap began.
+    pub fn gap_start_s(&self) -> Option<f64> {
+        self.anchor.map(|a| a.samples as f64 / SOURCE_RATE as f64)
+    }
+
+    /// Counts `n` samples handed downstream.
+    pub fn advance(&mut self, n: u64) {
+        self.samples += n;
+    }
+
+    /// The device stopped delivering at wall time `wall_s` (seconds since the
+    /// capture started). A no-op if already in a gap.
+    pub fn start_gap(&mut self, wall_s: f64) {
+        if self.anchor.is_none() {
+            self.anchor = Some(Anchor { wall_s, samples: self.samples });
+        }
+    }
+
+    /// Silence to insert now, during a gap, to keep the channel `lag_s`
+    /// behind wall time `now_s` (the lag leaves room for a returning device's
+    /// first block, which usually covers some time before its arrival).
+    pub fn silence_due(&self, now_s: f64, lag_s: f64) -> u64 {
+        match self.anchor {
+            Some(anchor) => {
+                let due = anchor.samples + seconds_to_samples(now_s - lag_s - anchor.wall_s);
+                due.saturating_sub(self.samples)
+            }
+            None => 0,
+        }
+    }
+
+    /// Audio is back: a block of `block_s` seconds arrived at wall time
+    /// `now_s`. Ends the gap and returns `(silence to insert before the
+    /// block, total gap length in seconds)`. Outside a gap: `(0, 0.0)`.
+    pub fn end_gap(&mut self, now_s: f64, block_s: f64) -> (u64, f64) {
+        let Some(anchor) = self.anchor.take() else { return (0, 0.0) };
+        let block_start = anchor.samples + seconds_to_samples(now_s - block_s - anchor.wall_s);
+        let pad = block_start.saturating_sub(self.samples);
+        let gap = (self.samples + pad - anchor.samples) as f64 / SOURCE_RATE as f64;
+        (pad, gap)
+    }
+}
+
+impl Default for CallClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn seconds_to_samples(s: f64) -> u64 {
+    if s <= 0.0 {
+        0
+    } else {
+        (s * SOURCE_RATE as f64).round() as u64
+    }
+}
+
+/// RMS and peak of the most recent 100 ms of a channel, for level meters.
+/// The window is allocated once; feeding it never allocates.
+#[derive(Debug, Clone)]
+pub struct LevelMeter {
+    window: Vec<f32>,
+    next: usize,
+}
+
+/// 100 ms at 16 kHz.
+const LEVEL_WINDOW: usize = (SOURCE_RATE / 10) as usize;
+
+impl LevelMeter {
+    pub fn new() -> Self {
+        LevelMeter { window: vec![0.0; LEVEL_WINDOW], next: 0 }
+    }
+
+    pub fn push(&mut self, samples: &[f32]) {
+        // Only the newest window's worth matters.
+        let samples = &samples[samples.len().saturating_sub(LEVEL_WINDOW)..];
+        for &s in samples {
+            self.window[self.next] = s;
+            self.next = (self.next + 1) % LEVEL_WINDOW;
+        }
+    }
+
+    pub fn push_silence(&mut self, n: u64) {
+        for _ in 0..n.min(LEVEL_WINDOW as u64) {
+            self.window[self.next] = 0.0;
+            self.next = (self.next + 1) % LEVEL_WINDOW;
+        }
+    }
+
+    /// `(rms, peak)` of the window, linear full scale.
+    pub fn levels(&self) -> (f32, f32) {
+        let mut sum = 0.0f64;
+        let mut peak = 0.0f32;
+        for &s in &self.window {
+            sum += (s as f64) * (s as f64);
+            peak = peak.max(s.abs());
+        }
+        ((sum / LEVEL_WINDOW as f64).sqrt() as f32, peak)
+    }
+}
+
+impl Default for LevelMeter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The last second of a channel as delivered (audio and gap silence),
+/// addressed by call-time sample index, so two channels can be compared at
+/// the same call time. Allocated once.
+#[derive(Debug, Clone)]
+pub struct RecentAudio {
+    buf: Vec<f32>,
+    /// Call-time index one past the newest sample.
+    end: u64,
+}
+
+const RECENT: usize = SOURCE_RATE as usize;
+
+impl RecentAudio {
+    pub fn new() -> Self {
+        RecentAudio { buf: vec![0.0; RECENT], end: 0 }
+    }
+
+    pub fn end(&self) -> u64 {
+        self.end
+    }
+
+    pub fn push(&mut self, samples: &[f32]) {
+        let skip = samples.len().saturating_sub(RECENT);
+        self.end += skip as u64;
+        for &s in &samples[skip..] {
+            self.buf[(self.end % RECENT as u64) as usize] = s;
+            self.end += 1;
+        }
+    }
+
+    pub fn push_silence(&mut self, n: u64) {
+        let skip = n.saturating_sub(RECENT as u64);
+        self.end += skip;
+        for _ in skip..n {
+            self.buf[(self.end % RECENT as u64) as usize] = 0.0;
+            self.end += 1;
+        }
+    }
+
+    /// Copies samples `[from, from + len)` into `out` (replacing its
+    /// contents); false if they are not (or no longer) held.
+    pub fn copy_range(&self, from: u64, len: usize, out: &mut Vec<f32>) -> bool {
+        let oldest = self.end.saturating_sub(RECENT as u64);
+        if from < oldest || from + len as u64 > self.end {
+            return false;
+        }
+        out.clear();
+        out.extend((from..from + len as u64).map(|i| self.buf[(i % RECENT as u64) as usize]));
+        true
+    }
+}
+
+impl Default for RecentAudio {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// How much `far` looks like a sample-exact copy of `mic`: the best
+/// normalised cross-correlation over lags `0..=mic.len() - far.len()`.
+/// `None` when either side is too quiet or their levels differ by more than
+/// 6 dB, since then there is no evidence either way. Acoustic echo of the far
+/// end in a mic never comes close to 1: a room and a speaker are not a wire.
+pub fn copy_similarity(far: &[f32], mic: &[f32]) -> Option<f64> {
+    const QUIET_RMS: f64 = 0.003; // about -50 dBFS
+    let n = far.len();
+    if n == 0 || mic.len() < n {
+        return None;
+    }
+    let far_energy = dot(far, far);
+    let rms = |energy: f64| (energy / n as f64).sqrt();
+    let mut best = f64::MIN;
+    for lag in 0..=mic.len() - n {
+        let segment = &mic[lag..lag + n];
+        let mic_energy = dot(segment, segment);
+        if rms(far_energy) < QUIET_RMS || rms(mic_energy) < QUIET_RMS {
+            continue;
+        }
+        let ratio = (far_energy / mic_energy).sqrt();
+        if !(0.5..=2.0).contains(&ratio) {
+            continue;
+        }
+        best = best.max(dot(far, segment) / (far_energy * mic_energy).sqrt());
+    }
+    (best > f64::MIN).then_some(best)
+}
+
+/// Dot product with independent accumulators, so it vectorises.
+fn dot(a: &[f32], b: &[f32]) -> f64 {
+    let mut acc = [0.0f32; 16];
+    let whole = a.len().min(b.len()) / 16 * 16;
+    for (x, y) in a[..whole].chunks_exact(16).zip(b[..whole].chunks_exact(16)) {
+        for k in 0..16 {
+            acc[k] += x[k] * y[k];
+        }
+    }
+    let tail: f32 = a[whole..].iter().zip(&b[whole..]).map(|(x, y)| x * y).sum();
+    acc.iter().map(|&v| v as f64).sum::<f64>() + tail as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RATE: f64 = SOURCE_RATE as f64;
+
+    #[test]
+    fn start_up_wait_becomes_leading_silence() {
+        let mut clock = CallClock::new();
+        // 0.5 s in, nothing yet: keep 0.3 s behind wall time.
+        let due = clock.silence_due(0.5, 0.3);
+        assert_eq!(due, (0.2 * RATE) as u64);
+        clock.advance(due);
+        // First block of 0.1 s arrives at 1.0 s: it started at 0.9 s.
+        let (pad, gap) = clock.end_gap(1.0, 0.1);
+        assert_eq!(clock.samples() + pad, (0.9 * RATE) as u64);
+        assert!((gap - 0.9).abs() < 1e-9);
+        assert!(!clock.in_gap());
+        assert_eq!(clock.silence_due(5.0, 0.3), 0, "no silence outside a gap");
+    }
+
+    #[test]
+    fn a_lost_device_is_filled_with_wall_clock_silence() {
+        let mut clock = CallClock::new();
+        clock.end_gap(0.0, 0.0);
+        clock.advance(10 * SOURCE_RATE as u64); // 10 s of audio
+        clock.start_gap(10.0);
+        assert_eq!(clock.gap_start_s(), Some(10.0));
+        let mut inserted = 0;
+        for tick in 1..=150 {
+            let now = 10.0 + tick as f64 * 0.02; // 3 s of 20 ms ticks
+            let due = clock.silence_due(now, 0.3);
+            clock.advance(due);
+            inserted += due;
+        }
+        assert_eq!(inserted, (2.7 * RATE) as u64);
+        // Back at 13.5 s with a 20 ms block: the gap was 3.48 s.
+        let (pad, gap) = clock.end_gap(13.5, 0.02);
+        clock.advance(pad);
+        assert!((gap - 3.48).abs() < 1e-9, "gap {gap}");
+        assert_eq!(clock.samples(), (13.48 * RATE) as u64);
+    }
+
+    #[test]
+    fn a_block_longer_than_the_gap_needs_no_padding() {
+        let mut clock = CallClock::new();
+        clock.advance(1000);
+        // A 2 s block arriving 1 s after start: nothing to pad, never negative.
+        let (pad, _) = clock.end_gap(1.0, 2.0);
+        assert_eq!(pad, 0);
+    }
+
+    #[test]
+    fn level_meter_reports_the_last_100_ms() {
+        let mut meter = LevelMeter::new();
+        assert_eq!(meter.levels(), (0.0, 0.0));
+        meter.push(&vec![0.5; 3200]);
+        let (rms, peak) = meter.levels();
+        assert!((rms - 0.5).abs() < 1e-6 && (peak - 0.5).abs() < 1e-6);
+        meter.push(&[-0.9]);
+        assert!((meter.levels().1 - 0.9).abs() < 1e-6);
+        meter.push_silence(10_000);
+        assert_eq!(meter.levels(), (0.0, 0.0));
+    }
+
+    /// Deterministic noise-like test signal.
+    fn noise(n: usize, seed: u32) -> Vec<f32> {
+        let mut x = seed.wrapping_mul(2_654_435_761).max(1);
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                (x as f32 / u32::MAX as f32 - 0.5) * 0.4
+            })
+            .collect()
+    }
+
+    #[test]
+    fn recent_audio_is_addressed_by_call_time() {
+        let mut recent = RecentAudio::new();
+        recent.push(&[1.0, 2.0, 3.0]);
+        recent.push_silence(2);
+        let mut out = Vec::new();
+        assert!(recent.copy_range(1, 4, &mut out));
+        assert_eq!(out, vec![2.0, 3.0, 0.0, 0.0]);
+        assert!(!recent.copy_range(3, 3, &mut out), "past the end");
+        recent.push(&vec![0.5; 20_000]);
+        assert_eq!(recent.end(), 20_005);
+        assert!(!recent.copy_range(0, 1, &mut out), "forgotten");
+        assert!(recent.copy_range(20_005 - 16_000, 16_000, &mut out));
+        assert!(out.iter().all(|&s| s == 0.5));
+    }
+
+    #[test]
+    fn a_copy_is_recognised_and_echo_or_other_speech_is_not() {
+        let mic = noise(9_600, 1);
+        // The same samples 7 ms later: a re-routed stream.
+        let far: Vec<f32> = mic[912..912 + 8_000].to_vec();
+        let similarity = copy_similarity(&far, &mic).unwrap();
+        assert!(similarity > 0.999, "{similarity}");
+        // Echo: the far end, attenuated, delayed and smeared, plus the rep's own voice.
+        let other = noise(9_600, 2);
+        let echoic: Vec<f32> = (0..9_600)
+            .map(|i| other[i] + 0.5 * mic[i.saturating_sub(640)] + 0.3 * mic[i.saturating_sub(700)])
+            .collect();
+        let similarity = copy_similarity(&far, &echoic).unwrap();
+        assert!(similarity < 0.9, "{similarity}");
+        // Unrelated speech, and silence.
+        assert!(copy_similarity(&far, &other).unwrap() < 0.1);
+        assert_eq!(copy_similarity(&far, &vec![0.0; 9_600]), None);
+        // Much quieter is no evidence either way.
+        let quiet: Vec<f32> = mic.iter().map(|s| s * 0.1).collect();
+        assert_eq!(copy_similarity(&far, &quiet), None);
+    }
+}

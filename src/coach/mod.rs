@@ -1,0 +1,1347 @@
+//! The live coach: a pure, deterministic state machine that turns voice activity,
+//! transcript segments and the passing of call time into metrics and prompts.
+//!
+//! No audio, no I/O, no clocks: time arrives as call-time seconds in every input, so the
+//! same inputs always give the same prompts, in tests as in a live call. Synchronous and
+//! cheap; it runs on whichever thread owns it (the pipeline's coach task).
+//!
+//! # Inputs
+//! - [`Coach::on_voice`]: VAD speech intervals, every ~100–200 ms while someone speaks
+//!   (partial extents of an open utterance are fine). Talk time, talk ratio and monologues
+//!   come only from these, so talk-ratio prompts never wait for text.
+//! - [`Coach::on_utterance_end`]: the final extent of an utterance.
+//! - [`Coach::on_segment`]: the final text of an utterance, 0.1–2 s after it ended.
+//! - [`Coach::tick`]: the passing of time (rules that fire on silence need it).
+//!
+//! # Rules (thresholds in [`CoachConfig`])
+//! - **Talk ratio**: rep share of speech over the recent window (180 s) above 65%, once
+//!   45 s of speech is in the window. Hysteresis: an episode ends only when the share
+//!   falls below 60%; while it lasts, a reminder at most once per cooldown (180 s).
+//! - **Monologue**: a rep run longer than 90 s. A run is the rep's speech with pauses of
+//!   at most 4 s, where the prospect says nothing longer than 1.5 s: backchannels ("mm-hm",
+//!   "right") and talk-over inside continuous speech do not end it. The prospect's longest
+//!   stretch is measured the same way, mirrored.
+//! - **Ask and wait**: the rep's line asks a question (from its wording, see
+//!   [`text::is_question`]) and the rep speaks again within 3 s with no prospect speech in
+//!   between, or keeps talking after the question in the same breath (4+ words).
+//! - **Objections**: the prospect's lines are matched against the library; the prompt holds
+//!   the prepared response. The rep's reply (their lines until the prospect's next real
+//!   turn) is judged once the rep pauses: handled = acknowledges or addresses it, AND asks a
+//!   question or answers with substance (10+ words), AND does not move on to another
+//!   topic; fumbled = no reply within 8 s (quiet), a bare concession or a change of topic
+//!   (conceded), a reply that ignores it, or the prospect raising it again (repeated).
+//! - **Engagement drop**: the prospect's last 3 answers have at most 3 words, the answers
+//!   before averaged 6+, and the prospect's share of speech since then fell by 10 points
+//!   (or is under 25%).
+//! - **Agenda drift**: with a prep agenda, 5 minutes without any item's keywords.
+//! - **No next step**: in the last 10 minutes of the planned length with nothing concrete
+//!   agreed. A next step is secured when the prospect states a concrete one, or accepts one
+//!   the rep proposed ([`text::detect_next_step`], [`text::is_acceptance`]).
+//! - **Positive**: next step secured, objection handled.
+//!
+//! Every kind has a cooldown; objection prompts are per event.
+
+pub mod config;
+pub mod objections;
+pub mod prep;
+pub mod prompt;
+pub mod record;
+mod speech;
+pub mod text;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+pub use config::{CoachConfig, CoachConfigError};
+pub use objections::{
+    LibraryError, ObjectionHit, ObjectionLibrary, ObjectionMatcher, ObjectionType,
+};
+pub use prep::{CallPrep, PrepError};
+pub use prompt::{Prompt, PromptKind, Severity};
+pub use record::{
+    AgendaItemStatus, AnswerRecord, CoachRecord, CoachSnapshot, FumbleReason, Metrics,
+    MonologueRecord, NextStepRecord, ObjectionRecord, ObjectionStatus, QuestionRecord, TextMoment,
+};
+pub use text::NextStepMatch;
+
+use crate::call::{Segment, Speaker, Utterance};
+use speech::{RunState, SpeechTrack};
+
+/// How far (s) Whisper's segment end may sit before the VAD's end of the same speech.
+const SEGMENT_END_TOLERANCE_S: f64 = 0.4;
+/// Rep speech after a question shorter than this is a click or a breath, not resuming.
+const MIN_RESUME_S: f64 = 0.3;
+/// Rep segments kept to seed the reply of an objection whose text arrives late.
+const RECENT_REP_SEGMENTS: usize = 20;
+/// Excerpts in prompts and records are cut to this many characters.
+const EXCERPT_CHARS: usize = 240;
+
+/// Acknowledgements in a reply to an objection.
+const ACKS: &[&str] = &[
+    "i understand",
+    "i hear you",
+    "makes sense",
+    "fair",
+    "good point",
+    "totally",
+    "i get it",
+    "i get that",
+    "understood",
+    "appreciate",
+    "great question",
+    "good question",
+    "valid",
+    "of course",
+    "absolutely",
+    "i see",
+    "sure",
+    "right",
+    "yeah",
+    "yes",
+    "okay",
+    "ok",
+    "no worries",
+    "got it",
+    "thanks for",
+    "completely",
+    "understandable",
+    "that is reasonable",
+    "no problem",
+];
+
+/// Changes of topic in a reply to an objection ("anyway, let me show you the dashboard").
+const TRANSITIONS: &[&str] = &[
+    "anyway",
+    "moving on",
+    "move on",
+    "let me show you",
+    "let us look at",
+    "let us move",
+    "next slide",
+    "back to",
+    "let me tell you about",
+    "share my screen",
+    "another feature",
+    "the next thing",
+    "want to see",
+    "let me jump",
+    "jump to",
+    "switching gears",
+    "on to the",
+    "onto the",
+    "let us get back",
+    "where was i",
+    "let me continue",
+];
+
+/// Words too common in objections to show a reply addresses one.
+const GENERIC_STEMS: &[&str] = &[
+    "honest", "honestly", "year", "time", "team", "people", "realli", "actual", "actually", "just",
+    "know", "want", "said", "like",
+];
+
+/// Agenda words that say nothing about the topic.
+const AGENDA_FILLER: &[&str] = &[
+    "discuss",
+    "discussion",
+    "review",
+    "overview",
+    "talk",
+    "cover",
+    "quick",
+    "intro",
+    "introduction",
+    "introductions",
+    "current",
+    "general",
+    "item",
+    "agenda",
+    "topic",
+    "update",
+    "recap",
+    "next",
+    "steps",
+    "step",
+    "wrap",
+];
+
+/// An objection whose reply is not judged yet.
+#[derive(Debug, Clone)]
+struct OpenObjection {
+    record: usize,
+    kind: ObjectionType,
+    /// End of the prospect speech that raised it (s).
+    end_s: f64,
+    /// The rep's reply so far.
+    reply: String,
+    reply_start: Option<f64>,
+    reply_end: f64,
+}
+
+#[derive(Debug, Clone)]
+struct PendingQuestion {
+    record: usize,
+    q_end: f64,
+}
+
+/// The prospect's turn in progress: their lines since the rep last spoke.
+#[derive(Debug, Clone)]
+struct ProspectTurn {
+    start_s: f64,
+    end_s: f64,
+    words: usize,
+    speech_s: f64,
+    after_question: bool,
+    text: String,
+}
+
+#[derive(Debug, Clone)]
+struct Proposal {
+    step: NextStepMatch,
+    speaker: Speaker,
+    t_s: f64,
+}
+
+#[derive(Debug, Clone)]
+struct AgendaItem {
+    keywords: Vec<String>,
+    status: AgendaItemStatus,
+}
+
+enum Verdict {
+    Handled,
+    Fumbled(FumbleReason),
+}
+
+/// The live coach for one call. See the module documentation for the rules.
+pub struct Coach {
+    config: CoachConfig,
+    prep: CallPrep,
+    matcher: ObjectionMatcher,
+    /// The latest call time seen in any input (s).
+    now: f64,
+    tracks: [SpeechTrack; 2],
+    runs: [RunState; 2],
+    outbox: Vec<Prompt>,
+    prompts: Vec<Prompt>,
+    next_prompt_id: u64,
+    last_emit: [Option<f64>; PromptKind::ALL.len()],
+    talk_high: bool,
+    talk_episode_prompted: bool,
+    monologue_prompted_until: f64,
+    questions: Vec<QuestionRecord>,
+    pending_questions: Vec<PendingQuestion>,
+    /// End of the rep's latest line and whether it ended on a question.
+    last_rep_line: Option<(f64, bool)>,
+    turn: Option<ProspectTurn>,
+    answers: Vec<AnswerRecord>,
+    answer_texts: VecDeque<String>,
+    engagement_armed: bool,
+    objections: Vec<ObjectionRecord>,
+    open_objections: Vec<OpenObjection>,
+    recent_rep_segments: VecDeque<Segment>,
+    agenda: Vec<AgendaItem>,
+    last_on_agenda_s: Option<f64>,
+    agenda_drift_armed: bool,
+    next_step: Option<NextStepRecord>,
+    proposal: Option<Proposal>,
+    no_next_step_prompted: bool,
+    deferrals: Vec<TextMoment>,
+    corrections: Vec<TextMoment>,
+}
+
+impl Coach {
+    /// A coach for one call. `config` should have passed [`CoachConfig::validate`].
+    pub fn new(config: CoachConfig, prep: CallPrep, library: Arc<ObjectionLibrary>) -> Coach {
+        let agenda = prep
+            .agenda
+            .iter()
+            .map(|item| {
+                let mut keywords: Vec<String> = text::content_stems(item)
+                    .into_iter()
+                    .filter(|s| !AGENDA_FILLER.contains(&s.as_str()))
+                    .collect();
+                keywords.dedup();
+                AgendaItem {
+                    keywords,
+                    status: AgendaItemStatus {
+                        item: item.clone(),
+                        covered: false,
+                        first_t_s: None,
+                        last_t_s: None,
+                    },
+                }
+            })
+            .collect();
+        Coach {
+            config,
+            prep,
+            matcher: ObjectionMatcher::new(library),
+            now: 0.0,
+            tracks: Default::default(),
+            runs: Default::default(),
+            outbox: Vec::new(),
+            prompts: Vec::new(),
+            next_prompt_id: 1,
+            last_emit: [None; PromptKind::ALL.len()],
+            talk_high: false,
+            talk_episode_prompted: false,
+            monologue_prompted_until: f64::NEG_INFINITY,
+            questions: Vec::new(),
+            pending_questions: Vec::new(),
+            last_rep_line: None,
+            turn: None,
+            answers: Vec::new(),
+            answer_texts: VecDeque::new(),
+            engagement_armed: true,
+            objections: Vec::new(),
+            open_objections: Vec::new(),
+            recent_rep_segments: VecDeque::new(),
+            agenda,
+            last_on_agenda_s: None,
+            agenda_drift_armed: true,
+            next_step: None,
+            proposal: None,
+            no_next_step_prompted: false,
+            deferrals: Vec::new(),
+            corrections: Vec::new(),
+        }
+    }
+
+    /// The call's prep.
+    pub fn prep(&self) -> &CallPrep {
+        &self.prep
+    }
+
+    /// The thresholds in use.
+    pub fn config(&self) -> &CoachConfig {
+        &self.config
+    }
+
+    /// The latest call time seen in any input (s).
+    pub fn now(&self) -> f64 {
+        self.now
+    }
+
+    // -----------------------------------------------------------------------
+    // Inputs
+    // -----------------------------------------------------------------------
+
+    /// Speech by `speaker` between `start_s` and `end_s`, from the VAD. May be a partial
+    /// extent of an utterance still open, repeat earlier reports, or overlap them.
+    pub fn on_voice(&mut self, speaker: Speaker, start_s: f64, end_s: f64) {
+        if !(start_s.is_finite() && end_s.is_finite()) || end_s <= start_s {
+            return;
+        }
+        let me = speaker.channel();
+        self.tracks[me].add(start_s, end_s, self.config.voice_merge_gap_s);
+        if let Some(run) = self.tracks[me].current_run(
+            &self.tracks[1 - me],
+            self.config.monologue_max_pause_s,
+            self.config.backchannel_max_s,
+        ) {
+            self.runs[me].update(run);
+        }
+        // The agenda clock starts with the call's first speech.
+        if self.last_on_agenda_s.is_none() {
+            self.last_on_agenda_s = Some(start_s);
+        }
+        self.advance(end_s);
+    }
+
+    /// The final extent of an utterance.
+    pub fn on_utterance_end(&mut self, utterance: &Utterance) {
+        self.on_voice(utterance.speaker, utterance.start_s, utterance.end_s);
+    }
+
+    /// The final text of (part of) an utterance.
+    pub fn on_segment(&mut self, segment: &Segment) {
+        if segment.end_s.is_finite() {
+            self.now = self.now.max(segment.end_s);
+        }
+        let line = segment.text.trim();
+        if !line.is_empty() && segment.start_s.is_finite() && segment.end_s.is_finite() {
+            self.track_agenda(segment);
+            match segment.speaker {
+                Speaker::Rep => self.rep_line(segment),
+                Speaker::Prospect => self.prospect_line(segment),
+            }
+            self.track_next_step(segment);
+        }
+        self.evaluate();
+    }
+
+    /// Call time has reached `now_s`; rules that fire on silence or elapsed time run here.
+    pub fn tick(&mut self, now_s: f64) {
+        self.advance(now_s);
+    }
+
+    /// The call ended at `end_s`: judges what is still open (an objection with no reply
+    /// is fumbled, a question nobody talked over was waited on) so the record is final.
+    pub fn finish(&mut self, end_s: f64) {
+        self.advance(end_s);
+        self.close_turn(f64::INFINITY);
+        for i in (0..self.open_objections.len()).rev() {
+            let verdict = if self.open_objections[i].reply_start.is_some() {
+                self.judge_reply(&self.open_objections[i])
+            } else {
+                Verdict::Fumbled(FumbleReason::Quiet)
+            };
+            self.resolve_objection(i, verdict);
+        }
+        for pq in std::mem::take(&mut self.pending_questions) {
+            let q = &mut self.questions[pq.record];
+            if q.waited.is_none() {
+                q.waited = Some(true);
+            }
+        }
+        self.proposal = None;
+    }
+
+    // -----------------------------------------------------------------------
+    // Outputs
+    // -----------------------------------------------------------------------
+
+    /// Prompts produced since the last call, oldest first.
+    pub fn drain_prompts(&mut self) -> Vec<Prompt> {
+        std::mem::take(&mut self.outbox)
+    }
+
+    /// Live figures at call time `now_s`.
+    pub fn metrics(&self, now_s: f64) -> Metrics {
+        let cfg = &self.config;
+        let rep = self.tracks[0].total();
+        let pro = self.tracks[1].total();
+        let w = cfg.talk_window_s;
+        let rep_w = self.tracks[0].in_range(now_s - w, now_s);
+        let pro_w = self.tracks[1].in_range(now_s - w, now_s);
+        let current = self.runs[0]
+            .active_at(
+                now_s,
+                &self.tracks[1],
+                cfg.monologue_max_pause_s,
+                cfg.backchannel_max_s,
+            )
+            .map_or(0.0, |(s, e)| e - s);
+        Metrics {
+            t_s: now_s,
+            rep_talk_s: rep,
+            prospect_talk_s: pro,
+            talk_ratio_rep: share(rep, pro),
+            window_s: w,
+            window_talk_ratio_rep: share(rep_w, pro_w),
+            window_speech_s: rep_w + pro_w,
+            current_rep_monologue_s: current,
+            longest_rep_monologue_s: self.runs[0].longest,
+            longest_prospect_stretch_s: self.runs[1].longest,
+            rep_questions: self.questions.len(),
+            rep_questions_waited: self
+                .questions
+                .iter()
+                .filter(|q| q.waited == Some(true))
+                .count(),
+            rep_questions_not_waited: self
+                .questions
+                .iter()
+                .filter(|q| q.waited == Some(false))
+                .count(),
+            recent_answer_words: self
+                .answers
+                .iter()
+                .rev()
+                .take(5)
+                .rev()
+                .map(|a| a.words)
+                .collect(),
+            objections_raised: self.objections.len(),
+            objections_handled: self.objections.iter().filter(|o| o.handled).count(),
+            objections_open: self
+                .objections
+                .iter()
+                .filter(|o| o.status == ObjectionStatus::Open)
+                .count(),
+            agenda_covered: self.agenda.iter().filter(|a| a.status.covered).count(),
+            agenda_total: self.agenda.len(),
+            next_step_secured: self.next_step.as_ref().is_some_and(|n| n.secured),
+            deferrals: self.deferrals.len(),
+            corrections: self.corrections.len(),
+        }
+    }
+
+    /// The state a late-joining overlay needs: metrics, recent prompts, objections, next
+    /// step and agenda coverage, as of the latest call time seen.
+    pub fn snapshot(&self) -> CoachSnapshot {
+        let since = self.now - self.config.active_prompt_s;
+        CoachSnapshot {
+            metrics: self.metrics(self.now),
+            active_prompts: self
+                .prompts
+                .iter()
+                .filter(|p| p.t_emit_s >= since)
+                .cloned()
+                .collect(),
+            objections: self.objections.clone(),
+            next_step: self.next_step.clone(),
+            agenda: self.agenda.iter().map(|a| a.status.clone()).collect(),
+        }
+    }
+
+    /// Everything observed so far, for the post-call brief (call [`Coach::finish`] first
+    /// for final verdicts).
+    pub fn record(&self) -> CoachRecord {
+        let min = self.config.monologue_record_min_s;
+        let mut monologues: Vec<MonologueRecord> = Speaker::BOTH
+            .iter()
+            .flat_map(|&sp| {
+                let rs = &self.runs[sp.channel()];
+                rs.finished
+                    .iter()
+                    .chain(rs.current.iter())
+                    .map(move |&(s, e)| MonologueRecord {
+                        speaker: sp,
+                        start_s: s,
+                        end_s: e,
+                    })
+            })
+            .filter(|m| m.duration_s() >= min)
+            .collect();
+        monologues.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
+        CoachRecord {
+            metrics: self.metrics(self.now),
+            prompts: self.prompts.clone(),
+            objections: self.objections.clone(),
+            questions: self.questions.clone(),
+            next_step: self.next_step.clone(),
+            agenda: self.agenda.iter().map(|a| a.status.clone()).collect(),
+            engagement: self.answers.clone(),
+            deferrals: self.deferrals.clone(),
+            corrections: self.corrections.clone(),
+            monologues,
+        }
+    }
+
+    /// The objection matcher this coach uses (the brief reuses it).
+    pub fn matcher(&self) -> &ObjectionMatcher {
+        &self.matcher
+    }
+
+    // -----------------------------------------------------------------------
+    // Lines of text
+    // -----------------------------------------------------------------------
+
+    fn rep_line(&mut self, seg: &Segment) {
+        let line = seg.text.trim();
+        if text::is_deferral(line) {
+            self.deferrals.push(TextMoment {
+                t_s: seg.end_s,
+                speaker: Speaker::Rep,
+                excerpt: excerpt(line),
+            });
+        }
+        for o in &mut self.open_objections {
+            if seg.end_s > o.end_s && seg.start_s >= o.end_s - 0.5 {
+                add_reply(o, seg);
+            }
+        }
+        self.recent_rep_segments.push_back(seg.clone());
+        if self.recent_rep_segments.len() > RECENT_REP_SEGMENTS {
+            self.recent_rep_segments.pop_front();
+        }
+        // A backchannel from the rep ("mm-hm") does not end the prospect's answer.
+        let backchannel =
+            text::word_count(line) <= 2 && seg.end_s - seg.start_s < self.config.backchannel_max_s;
+        if !backchannel {
+            self.close_turn(seg.start_s);
+        }
+        let mut ends_on_question = false;
+        if let Some(after) = text::words_after_last_question(line) {
+            let record = self.questions.len();
+            let asked = text::question_sentences(line).join(" ");
+            if after >= self.config.ask_wait_trailing_words {
+                // Asked and kept talking in the same breath.
+                self.questions.push(QuestionRecord {
+                    t_s: seg.end_s,
+                    text: asked.clone(),
+                    waited: Some(false),
+                    answered: Some(false),
+                });
+                self.prompt_ask_and_wait(seg.end_s, &asked);
+            } else {
+                self.questions.push(QuestionRecord {
+                    t_s: seg.end_s,
+                    text: asked,
+                    waited: None,
+                    answered: None,
+                });
+                self.pending_questions.push(PendingQuestion {
+                    record,
+                    q_end: seg.end_s,
+                });
+                ends_on_question = true;
+            }
+        }
+        if !backchannel || ends_on_question {
+            self.last_rep_line = Some((seg.end_s, ends_on_question));
+        }
+    }
+
+    fn prospect_line(&mut self, seg: &Segment) {
+        let line = seg.text.trim();
+        let words = text::word_count(line);
+        let substantive = words >= 3 || seg.end_s - seg.start_s >= self.config.backchannel_max_s;
+        if self.tracks[0].total() > 0.0 && text::is_correction(line) {
+            self.corrections.push(TextMoment {
+                t_s: seg.end_s,
+                speaker: Speaker::Prospect,
+                excerpt: excerpt(line),
+            });
+        }
+        self.extend_turn(seg, words);
+
+        let hits = self.matcher.find(line, Speaker::Prospect, &self.prep);
+        // The prospect spoke again after the rep replied: judge those replies now, and a
+        // repeat of the same objection means the reply did not land.
+        let mut repeated = Vec::new();
+        for i in (0..self.open_objections.len()).rev() {
+            let o = &self.open_objections[i];
+            let replied = o.reply_start.is_some_and(|rs| seg.end_s > rs);
+            if !replied {
+                continue;
+            }
+            if hits.iter().any(|h| h.kind == o.kind) {
+                repeated.push(o.kind);
+                self.resolve_objection(i, Verdict::Fumbled(FumbleReason::Repeated));
+            } else if substantive {
+                let verdict = self.judge_reply(&self.open_objections[i]);
+                self.resolve_objection(i, verdict);
+            }
+        }
+        for hit in hits {
+            if let Some(o) = self
+                .open_objections
+                .iter_mut()
+                .find(|o| o.kind == hit.kind && o.reply_start.is_none())
+            {
+                // The prospect is still on the same objection: one objection, longer excerpt.
+                o.end_s = o.end_s.max(seg.end_s);
+                let rec = &mut self.objections[o.record];
+                if !rec.excerpt.contains(line) {
+                    rec.excerpt = excerpt(&format!("{} {}", rec.excerpt, line));
+                }
+                continue;
+            }
+            let announce = !repeated.contains(&hit.kind);
+            self.open_objection(hit, seg, announce);
+        }
+    }
+
+    fn open_objection(&mut self, hit: ObjectionHit, seg: &Segment, announce: bool) {
+        let kind = hit.kind;
+        let prepared = self.matcher.library().response(kind).to_string();
+        let label = self.matcher.library().entry(kind).label.clone();
+        let id = self.objections.len();
+        let line = excerpt(seg.text.trim());
+        self.objections.push(ObjectionRecord {
+            id,
+            kind,
+            t_s: seg.end_s,
+            excerpt: line.clone(),
+            phrase: hit.phrase.clone(),
+            score: hit.score,
+            status: ObjectionStatus::Open,
+            handled: false,
+            fumble: None,
+            response_excerpt: None,
+            prepared_response: prepared.clone(),
+            t_resolved_s: None,
+        });
+        let mut open = OpenObjection {
+            record: id,
+            kind,
+            end_s: seg.end_s,
+            reply: String::new(),
+            reply_start: None,
+            reply_end: seg.end_s,
+        };
+        // The rep's reply may have been transcribed before the objection was.
+        for rs in &self.recent_rep_segments {
+            if rs.end_s > seg.end_s && rs.start_s >= seg.end_s - 0.5 {
+                add_reply(&mut open, rs);
+            }
+        }
+        self.open_objections.push(open);
+        if announce {
+            self.emit(
+                PromptKind::ObjectionDetected,
+                format!("{label} objection"),
+                prepared,
+                format!("“{line}”"),
+                seg.end_s,
+                Some(kind),
+            );
+        }
+    }
+
+    fn extend_turn(&mut self, seg: &Segment, words: usize) {
+        let line = seg.text.trim();
+        match &mut self.turn {
+            Some(t) => {
+                t.end_s = t.end_s.max(seg.end_s);
+                t.words += words;
+                t.speech_s += seg.end_s - seg.start_s;
+                t.text = format!("{} {}", t.text, line);
+            }
+            None => {
+                let after_question = self
+                    .last_rep_line
+                    .is_some_and(|(end, q)| q && end <= seg.start_s + 0.5);
+                self.turn = Some(ProspectTurn {
+                    start_s: seg.start_s,
+                    end_s: seg.end_s,
+                    words,
+                    speech_s: seg.end_s - seg.start_s,
+                    after_question,
+                    text: line.to_string(),
+                });
+            }
+        }
+    }
+
+    /// The rep spoke at `before_s`: the prospect's turn before it is an answer.
+    fn close_turn(&mut self, before_s: f64) {
+        let Some(t) = &self.turn else { return };
+        if t.end_s > before_s + 0.5 {
+            return;
+        }
+        let t = self.turn.take().expect("checked above");
+        // A short interjection during the rep's talk is not an answer.
+        if !(t.after_question || t.speech_s >= self.config.backchannel_max_s) {
+            return;
+        }
+        self.answers.push(AnswerRecord {
+            start_s: t.start_s,
+            t_s: t.end_s,
+            words: t.words,
+            after_question: t.after_question,
+        });
+        self.answer_texts.push_back(excerpt(&t.text));
+        if self.answer_texts.len() > 10 {
+            self.answer_texts.pop_front();
+        }
+        self.rule_engagement();
+    }
+
+    fn track_agenda(&mut self, seg: &Segment) {
+        if self.agenda.is_empty() {
+            return;
+        }
+        let stems = text::content_stems(&seg.text);
+        let mut touched = false;
+        for item in &mut self.agenda {
+            if item.keywords.is_empty() {
+                continue;
+            }
+            let matched = item
+                .keywords
+                .iter()
+                .filter(|k| stems.iter().any(|s| text::word_similarity(k, s) >= 0.8))
+                .count();
+            let needed = if item.keywords.len() <= 2 { 1 } else { 2 };
+            if matched >= needed {
+                touched = true;
+                item.status.covered = true;
+                item.status.first_t_s.get_or_insert(seg.end_s);
+                item.status.last_t_s = Some(seg.end_s);
+            }
+        }
+        if touched {
+            self.last_on_agenda_s = Some(
+                self.last_on_agenda_s
+                    .map_or(seg.end_s, |t| t.max(seg.end_s)),
+            );
+            self.agenda_drift_armed = true;
+        }
+    }
+
+    fn track_next_step(&mut self, seg: &Segment) {
+        if self.next_step.is_some() {
+            return;
+        }
+        let line = seg.text.trim();
+        let found = text::detect_next_step(line);
+        if self
+            .proposal
+            .as_ref()
+            .is_some_and(|p| seg.start_s > p.t_s + self.config.next_step_confirm_s)
+        {
+            self.proposal = None;
+        }
+        if let Some(p) = self.proposal.clone().filter(|p| p.speaker != seg.speaker) {
+            match &found {
+                Some(step) if !step.tentative => {
+                    return self.secure_next_step(step.clone(), seg.end_s, seg.speaker)
+                }
+                None if text::is_acceptance(line) => {
+                    return self.secure_next_step(p.step, seg.end_s, p.speaker)
+                }
+                None if text::words(line).iter().any(|w| text::is_negator(w)) => {
+                    self.proposal = None
+                }
+                _ => {}
+            }
+        }
+        if let Some(step) = found {
+            if !step.tentative && seg.speaker == Speaker::Prospect {
+                self.secure_next_step(step, seg.end_s, seg.speaker);
+            } else {
+                // The rep's plan, or anyone's proposal, needs the other side's yes.
+                self.proposal = Some(Proposal {
+                    step,
+                    speaker: seg.speaker,
+                    t_s: seg.end_s,
+                });
+            }
+        }
+    }
+
+    fn secure_next_step(&mut self, step: NextStepMatch, t_s: f64, speaker: Speaker) {
+        self.proposal = None;
+        self.emit(
+            PromptKind::NextStepSecured,
+            "Next step secured".into(),
+            format!(
+                "{}: confirm it with a calendar invite before you hang up.",
+                step.when
+            ),
+            format!("“{}”", excerpt(&step.phrase)),
+            t_s,
+            None,
+        );
+        self.next_step = Some(NextStepRecord {
+            secured: true,
+            phrase: step.phrase,
+            when: step.when,
+            t_s,
+            speaker,
+        });
+    }
+
+    // -----------------------------------------------------------------------
+    // Rules
+    // -----------------------------------------------------------------------
+
+    fn advance(&mut self, now: f64) {
+        if now.is_finite() {
+            self.now = self.now.max(now);
+        }
+        self.evaluate();
+    }
+
+    fn evaluate(&mut self) {
+        self.rule_talk_ratio();
+        self.rule_monologue();
+        self.rule_ask_and_wait();
+        self.rule_objection_timing();
+        self.rule_agenda_drift();
+        self.rule_no_next_step();
+    }
+
+    fn rule_talk_ratio(&mut self) {
+        let cfg = &self.config;
+        let now = self.now;
+        let w = cfg.talk_window_s;
+        let rep = self.tracks[0].in_range(now - w, now);
+        let pro = self.tracks[1].in_range(now - w, now);
+        if rep + pro < cfg.talk_ratio_min_speech_s {
+            return;
+        }
+        let ratio = rep / (rep + pro);
+        if ratio > cfg.talk_ratio_high {
+            if !self.talk_high {
+                self.talk_high = true;
+                self.talk_episode_prompted = false;
+            }
+            let wanted = !self.talk_episode_prompted || cfg.talk_ratio_remind;
+            if wanted && self.cooldown_over(PromptKind::TalkRatioHigh, cfg.talk_ratio_cooldown_s) {
+                let title = format!("You're talking {:.0}% of the time", ratio * 100.0);
+                let body = format!(
+                    "Over the last {}. Ask an open question and let them talk: top reps listen more than they speak.",
+                    minutes_phrase(w)
+                );
+                let evidence = format!(
+                    "rep {:.0} s vs prospect {:.0} s in the last {:.0} s",
+                    rep, pro, w
+                );
+                // The speech that tipped the window: whoever spoke last.
+                let t = self.latest_speech_end().unwrap_or(now);
+                self.emit(PromptKind::TalkRatioHigh, title, body, evidence, t, None);
+                self.talk_episode_prompted = true;
+            }
+        } else if ratio < cfg.talk_ratio_rearm {
+            self.talk_high = false;
+        }
+    }
+
+    fn rule_monologue(&mut self) {
+        let cfg = &self.config;
+        let Some((s, e)) = self.runs[0].active_at(
+            self.now,
+            &self.tracks[1],
+            cfg.monologue_max_pause_s,
+            cfg.backchannel_max_s,
+        ) else {
+            return;
+        };
+        let long = e - s >= cfg.monologue_long_s;
+        // One prompt per monologue: this run started after the last one prompted ended.
+        if long
+            && s > self.monologue_prompted_until
+            && self.cooldown_over(PromptKind::MonologueLong, cfg.monologue_cooldown_s)
+        {
+            let title = format!("You've been talking for {}", clock(e - s));
+            let body = "Pause and hand it over: ask what resonates so far, or what they'd add."
+                .to_string();
+            let evidence = format!("rep speaking since {} with no real break", clock(s));
+            self.emit(PromptKind::MonologueLong, title, body, evidence, e, None);
+            self.monologue_prompted_until = e;
+        }
+    }
+
+    fn rule_ask_and_wait(&mut self) {
+        let now = self.now;
+        let wait = self.config.ask_wait_s;
+        let mut keep = Vec::new();
+        for pq in std::mem::take(&mut self.pending_questions) {
+            let q = pq.q_end;
+            let prospect = self.tracks[1].first_after(q);
+            let rep = self.tracks[0].first_after(q + SEGMENT_END_TOLERANCE_S);
+            let prospect_first = |p: f64| rep.is_none_or(|r| p <= r);
+            let mut talked_over = false;
+            {
+                let rec = &mut self.questions[pq.record];
+                if rec.waited.is_none() {
+                    match (prospect, rep) {
+                        (Some(p), _) if prospect_first(p) => {
+                            rec.waited = Some(true);
+                            rec.answered = Some(true);
+                        }
+                        (_, Some(r)) if r <= q + wait => {
+                            // Resumed inside the wait: make sure it is speech, not a click.
+                            let resumed = self.tracks[0].in_range(q + SEGMENT_END_TOLERANCE_S, now);
+                            if resumed >= MIN_RESUME_S {
+                                rec.waited = Some(false);
+                                rec.answered = Some(false);
+                                talked_over = true;
+                            } else if now >= r + 1.0 {
+                                rec.waited = Some(true);
+                            }
+                        }
+                        _ if now >= q + wait + 0.5 => rec.waited = Some(true),
+                        _ => {}
+                    }
+                }
+                if rec.waited.is_some() && rec.answered.is_none() {
+                    match (prospect, rep) {
+                        (Some(p), _) if prospect_first(p) => rec.answered = Some(true),
+                        (_, Some(r))
+                            if prospect.is_none_or(|p| r < p)
+                                && self.tracks[0].in_range(r, now) >= MIN_RESUME_S =>
+                        {
+                            rec.answered = Some(false)
+                        }
+                        _ => {}
+                    }
+                }
+                if rec.answered.is_none() && now < q + 60.0 {
+                    keep.push(pq.clone());
+                }
+            }
+            if talked_over {
+                let asked = self.questions[pq.record].text.clone();
+                self.prompt_ask_and_wait(q, &asked);
+            }
+        }
+        self.pending_questions = keep;
+    }
+
+    fn prompt_ask_and_wait(&mut self, t_trigger: f64, question: &str) {
+        if !self.cooldown_over(PromptKind::AskAndWait, self.config.ask_wait_cooldown_s) {
+            return;
+        }
+        let body = format!(
+            "You asked and kept talking within {:.0} s. Ask, then count to three silently and let them answer.",
+            self.config.ask_wait_s
+        );
+        self.emit(
+            PromptKind::AskAndWait,
+            "Ask, then wait".into(),
+            body,
+            format!("“{}”", excerpt(question)),
+            t_trigger,
+            None,
+        );
+    }
+
+    fn rule_objection_timing(&mut self) {
+        let now = self.now;
+        let cfg = &self.config;
+        let mut due: Vec<(usize, bool)> = Vec::new(); // (index, quiet)
+        for (i, o) in self.open_objections.iter().enumerate() {
+            if o.reply_start.is_none() {
+                let rep_spoke = self.tracks[0].in_range(o.end_s, now) >= 0.5;
+                let last_prospect = self.tracks[1].last_end().unwrap_or(o.end_s).max(o.end_s);
+                if !rep_spoke && now - last_prospect >= cfg.objection_quiet_s {
+                    due.push((i, true));
+                } else if rep_spoke && now - o.end_s > 30.0 {
+                    // The rep talked but no text ever came: judge what we have.
+                    due.push((i, false));
+                }
+            } else {
+                let rep_last = self.tracks[0]
+                    .last_end()
+                    .unwrap_or(o.reply_end)
+                    .max(o.reply_end);
+                let silent_for = now - rep_last;
+                if silent_for >= cfg.objection_judge_pause_s {
+                    // If the prospect is talking, wait a little for their words: a repeat
+                    // of the objection changes the verdict.
+                    let prospect_since = self.tracks[1].in_range(rep_last, now) > MIN_RESUME_S;
+                    if !prospect_since || silent_for >= cfg.objection_judge_pause_s + 4.0 {
+                        due.push((i, false));
+                    }
+                }
+            }
+        }
+        for (i, quiet) in due.into_iter().rev() {
+            let verdict = if quiet {
+                Verdict::Fumbled(FumbleReason::Quiet)
+            } else {
+                self.judge_reply(&self.open_objections[i])
+            };
+            self.resolve_objection(i, verdict);
+        }
+    }
+
+    /// Handled = acknowledges or addresses the objection, and asks a question or answers
+    /// with substance, without moving on to another topic.
+    fn judge_reply(&self, o: &OpenObjection) -> Verdict {
+        let reply = o.reply.trim();
+        if reply.is_empty() {
+            return Verdict::Fumbled(FumbleReason::Ignored);
+        }
+        let words = text::words(reply);
+        let has = |list: &[&str]| list.iter().any(|p| text::find_seq(&words, p).is_some());
+        let ack = has(ACKS);
+        let transition = has(TRANSITIONS);
+        let asks = text::is_question(reply);
+        let substantial = text::word_count(reply) >= self.config.objection_min_response_words;
+        let addresses = self.reply_addresses(o, reply);
+        let moved_on = transition && !addresses;
+        if !moved_on && (asks || (substantial && (ack || addresses))) {
+            Verdict::Handled
+        } else if ack || moved_on {
+            Verdict::Fumbled(FumbleReason::Conceded)
+        } else {
+            Verdict::Fumbled(FumbleReason::Ignored)
+        }
+    }
+
+    /// Whether a reply talks about the objection: the type's topic words ("budget",
+    /// "timeline") or a distinctive word of the prospect's own ("spreadsheets", "contract").
+    fn reply_addresses(&self, o: &OpenObjection, reply: &str) -> bool {
+        let reply_stems = text::content_stems(reply);
+        let topics = self.matcher.library().topic_stems(o.kind);
+        let objection_stems: Vec<String> = text::content_stems(&self.objections[o.record].excerpt)
+            .into_iter()
+            .filter(|s| s.len() >= 4 && !GENERIC_STEMS.contains(&s.as_str()))
+            .collect();
+        reply_stems.iter().any(|r| {
+            topics
+                .iter()
+                .chain(objection_stems.iter())
+                .any(|t| text::word_similarity(r, t) >= 0.8)
+        })
+    }
+
+    fn resolve_objection(&mut self, index: usize, verdict: Verdict) {
+        let o = self.open_objections.remove(index);
+        let now = self.now;
+        let label = self.matcher.library().entry(o.kind).label.clone();
+        let rec = &mut self.objections[o.record];
+        rec.t_resolved_s = Some(now);
+        if !o.reply.trim().is_empty() {
+            rec.response_excerpt = Some(excerpt(o.reply.trim()));
+        }
+        let evidence = format!("“{}”", rec.excerpt);
+        let prepared = rec.prepared_response.clone();
+        match verdict {
+            Verdict::Handled => {
+                rec.status = ObjectionStatus::Handled;
+                rec.handled = true;
+                let reply = rec.response_excerpt.clone().unwrap_or_default();
+                self.emit(
+                    PromptKind::ObjectionHandled,
+                    format!("{label} objection handled"),
+                    "You acknowledged it and answered. Check it landed before moving on.".into(),
+                    format!("“{reply}”"),
+                    o.reply_end,
+                    Some(o.kind),
+                );
+            }
+            Verdict::Fumbled(reason) => {
+                rec.status = ObjectionStatus::Fumbled;
+                rec.handled = false;
+                rec.fumble = Some(reason);
+                let (title, t) = match reason {
+                    FumbleReason::Quiet => (format!("{label} objection left unanswered"), o.end_s),
+                    FumbleReason::Conceded => (format!("{label} objection conceded"), o.reply_end),
+                    FumbleReason::Ignored => {
+                        (format!("{label} objection not addressed"), o.reply_end)
+                    }
+                    FumbleReason::Repeated => {
+                        (format!("They raised {} again", label.to_lowercase()), now)
+                    }
+                };
+                let body = format!("Go back to it: acknowledge, then respond. {prepared}");
+                self.emit(
+                    PromptKind::ObjectionUnanswered,
+                    title,
+                    body,
+                    evidence,
+                    t.min(now),
+                    Some(o.kind),
+                );
+            }
+        }
+    }
+
+    fn rule_engagement(&mut self) {
+        let cfg = &self.config;
+        let k = cfg.engagement_turns;
+        let short = cfg.engagement_short_words;
+        let n = self.answers.len();
+        if self.answers.last().is_some_and(|a| a.words > short) {
+            self.engagement_armed = true;
+            return;
+        }
+        if !self.engagement_armed || n < k + 1 {
+            return;
+        }
+        let recent = &self.answers[n - k..];
+        if !recent.iter().all(|a| a.words <= short) {
+            return;
+        }
+        let earlier = &self.answers[(n - k).saturating_sub(5)..n - k];
+        let baseline = earlier.iter().map(|a| a.words as f64).sum::<f64>() / earlier.len() as f64;
+        if baseline < cfg.engagement_baseline_words {
+            return;
+        }
+        let split = earlier.last().map_or(0.0, |a| a.t_s);
+        let now = self.now;
+        let prospect_share = |a: f64, b: f64| {
+            let r = self.tracks[0].in_range(a, b);
+            let p = self.tracks[1].in_range(a, b);
+            (r + p > 0.0).then(|| p / (r + p))
+        };
+        let (Some(recent_share), Some(before_share)) = (
+            prospect_share(split, now),
+            prospect_share((split - cfg.talk_window_s).max(0.0), split),
+        ) else {
+            return;
+        };
+        if recent_share <= before_share - cfg.engagement_share_drop
+            || recent_share < cfg.engagement_share_floor
+        {
+            if !self.cooldown_over(PromptKind::EngagementDrop, cfg.engagement_cooldown_s) {
+                return;
+            }
+            let quotes: Vec<String> = self
+                .answer_texts
+                .iter()
+                .rev()
+                .take(k)
+                .rev()
+                .map(|t| format!("“{t}”"))
+                .collect();
+            let body = format!("Their last {k} answers were a few words each. Ask an open question about their situation, then wait.");
+            let evidence = format!(
+                "{}; prospect share {:.0}% (was {:.0}%)",
+                quotes.join(" "),
+                recent_share * 100.0,
+                before_share * 100.0
+            );
+            let t = self.answers[n - 1].t_s;
+            self.emit(
+                PromptKind::EngagementDrop,
+                "Prospect is going quiet".into(),
+                body,
+                evidence,
+                t,
+                None,
+            );
+            self.engagement_armed = false;
+        }
+    }
+
+    fn rule_agenda_drift(&mut self) {
+        if !self.agenda_drift_armed || self.agenda.iter().all(|a| a.keywords.is_empty()) {
+            return;
+        }
+        let Some(last) = self.last_on_agenda_s else {
+            return;
+        };
+        let now = self.now;
+        let cfg = &self.config;
+        if now - last < cfg.agenda_drift_s {
+            return;
+        }
+        // Only while people are talking: silence is not drift.
+        let recent =
+            self.tracks[0].in_range(now - 30.0, now) + self.tracks[1].in_range(now - 30.0, now);
+        if recent < 1.0 || !self.cooldown_over(PromptKind::AgendaDrift, cfg.agenda_drift_cooldown_s)
+        {
+            return;
+        }
+        let next = self
+            .agenda
+            .iter()
+            .find(|a| !a.status.covered)
+            .map(|a| a.status.item.clone());
+        let body = match next {
+            Some(item) => format!("Steer back to the agenda: “{item}” is still open."),
+            None => "Bring it back to the agenda, or agree out loud to change it.".to_string(),
+        };
+        let title = format!("Off the agenda for {}", minutes_phrase(now - last));
+        let evidence = format!("no agenda item mentioned since {}", clock(last));
+        let t = self.latest_speech_end().unwrap_or(now);
+        self.emit(PromptKind::AgendaDrift, title, body, evidence, t, None);
+        self.agenda_drift_armed = false;
+    }
+
+    fn rule_no_next_step(&mut self) {
+        if self.no_next_step_prompted || self.next_step.is_some() {
+            return;
+        }
+        let cfg = &self.config;
+        let planned_s = match self.prep.planned_minutes {
+            Some(m) => m * 60.0,
+            None if cfg.default_planned_minutes > 0.0 => cfg.default_planned_minutes * 60.0,
+            None => return,
+        };
+        // In the last N minutes; a call planned shorter than N gets it at half time.
+        let from = (planned_s - cfg.no_next_step_lead_s).max(planned_s * 0.5);
+        let now = self.now;
+        let live = self.tracks[0].in_range(now - 60.0, now)
+            + self.tracks[1].in_range(now - 60.0, now)
+            > 0.0;
+        if now < from || !live {
+            return;
+        }
+        let left = planned_s - now;
+        let title = if left > 30.0 {
+            format!("{} left and no next step", minutes_phrase(left))
+        } else {
+            "Past the planned end and no next step".to_string()
+        };
+        let body = "Propose a specific time: “How does Tuesday at 2 look for 30 minutes to go through this with your team?”".to_string();
+        let evidence = format!(
+            "planned {}; nothing concrete agreed yet",
+            minutes_phrase(planned_s)
+        );
+        let t = self.latest_speech_end().unwrap_or(now);
+        self.emit(PromptKind::NoNextStep, title, body, evidence, t, None);
+        self.no_next_step_prompted = true;
+    }
+
+    // -----------------------------------------------------------------------
+    // Helpers
+    // -----------------------------------------------------------------------
+
+    fn latest_speech_end(&self) -> Option<f64> {
+        match (self.tracks[0].last_end(), self.tracks[1].last_end()) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        }
+        .map(|t| t.min(self.now))
+    }
+
+    fn cooldown_over(&self, kind: PromptKind, cooldown_s: f64) -> bool {
+        self.last_emit[kind.index()].is_none_or(|t| self.now - t >= cooldown_s)
+    }
+
+    fn emit(
+        &mut self,
+        kind: PromptKind,
+        title: String,
+        body: String,
+        evidence: String,
+        t_trigger_s: f64,
+        objection: Option<ObjectionType>,
+    ) {
+        let prompt = Prompt {
+            id: self.next_prompt_id,
+            kind,
+            severity: kind.severity(),
+            title,
+            body,
+            evidence,
+            t_trigger_s,
+            t_emit_s: self.now,
+            objection,
+        };
+        self.next_prompt_id += 1;
+        self.last_emit[kind.index()] = Some(self.now);
+        self.prompts.push(prompt.clone());
+        self.outbox.push(prompt);
+    }
+}
+
+fn add_reply(o: &mut OpenObjection, seg: &Segment) {
+    let line = seg.text.trim();
+    if line.is_empty() {
+        return;
+    }
+    if !o.reply.is_empty() {
+        o.reply.push(' ');
+    }
+    o.reply.push_str(line);
+    o.reply_start = Some(o.reply_start.map_or(seg.start_s, |s| s.min(seg.start_s)));
+    o.reply_end = o.reply_end.max(seg.end_s);
+}
+
+fn share(rep: f64, prospect: f64) -> f64 {
+    if rep + prospect > 0.0 {
+        rep / (rep + prospect)
+    } else {
+        0.0
+    }
+}
+
+/// Cuts a line to [`EXCERPT_CHARS`] at a word boundary.
+fn excerpt(line: &str) -> String {
+    let line = line.trim();
+    if line.chars().count() <= EXCERPT_CHARS {
+        return line.to_string();
+    }
+    let cut: String = line.chars().take(EXCERPT_CHARS).collect();
+    let cut = cut.rsplit_once(' ').map_or(cut.as_str(), |(head, _)| head);
+    format!("{cut}…")
+}
+
+/// "3 min", "45 s".
+fn minutes_phrase(seconds: f64) -> String {
+    if seconds >= 90.0 {
+        format!("{:.0} min", seconds / 60.0)
+    } else {
+        format!("{:.0} s", seconds)
+    }
+}
+
+/// "1:35" (m:ss) for call times and durations.
+fn clock(seconds: f64) -> String {
+    let s = seconds.max(0.0).round() as u64;
+    format!("{}:{:02}", s / 60, s % 60)
+}

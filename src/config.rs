@@ -1,0 +1,216 @@
+//! Configuration in two steps: raw TOML (every key optional, unknown keys
+//! refused) is parsed, then validated into the `Config` the program uses.
+//! Errors name the file and the key.
+//!
+//! Lookup: `--config PATH`, else `$XDG_CONFIG_HOME/callcoach/config.toml` when
+//! it exists, else built-in defaults. `config/default.toml` documents every key.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::transcribe::TranscribeOptions;
+
+/// The Whisper model callcoach uses when none is configured.
+pub const DEFAULT_MODEL_NAME: &str = "tiny.en";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{}: cannot read config: {source}", path.display())]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{}: invalid config: {message}", path.display())]
+    Parse { path: PathBuf, message: String },
+    #[error("{}: invalid value for `{key}`: {problem}", path.display())]
+    Invalid { path: PathBuf, key: String, problem: String },
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where `callcoach model fetch` puts models and where defaults are looked up.
+    pub models_dir: PathBuf,
+    /// The model every command loads unless given `--model`.
+    pub model_path: PathBuf,
+    /// Decoding options for each utterance.
+    pub transcribe: TranscribeOptions,
+    /// Per-call journals and recovery briefs live here (XDG data directory by default).
+    pub data_dir: PathBuf,
+    /// The file this came from, if any.
+    pub source: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    model: RawModel,
+    #[serde(default)]
+    transcribe: Option<TranscribeOptions>,
+    #[serde(default)]
+    paths: RawPaths,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawModel {
+    path: Option<PathBuf>,
+    dir: Option<PathBuf>,
+    name: Option<String>,
+    quant: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPaths {
+    data_dir: Option<PathBuf>,
+}
+
+impl Config {
+    /// Loads `explicit` if given, else the XDG config file if present, else defaults.
+    pub fn load(explicit: Option<&Path>) -> Result<Config, ConfigError> {
+        match explicit {
+            Some(path) => Config::from_file(path),
+            None => {
+                let default_file = xdg_config_home().join("callcoach").join("config.toml");
+                if default_file.is_file() {
+                    Config::from_file(&default_file)
+                } else {
+                    Config::from_raw(RawConfig::default(), None)
+                }
+            }
+        }
+    }
+
+    /// Parses and validates one TOML file.
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        Config::from_toml(&text, path)
+    }
+
+    /// Parses and validates TOML text that came from `path` (used in messages).
+    pub fn from_toml(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            // toml's message spans several lines with a source excerpt; keep it on one.
+            message: e.message().to_string() + &e.span().map(|s| format!(" (at byte {})", s.start)).unwrap_or_default(),
+        })?;
+        Config::from_raw(raw, Some(path))
+    }
+
+    fn from_raw(raw: RawConfig, source: Option<&Path>) -> Result<Config, ConfigError> {
+        let origin = source.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("<defaults>"));
+        let invalid = |key: &str, problem: String| ConfigError::Invalid { path: origin.clone(), key: key.into(), problem };
+        // Relative paths in a config file are relative to that file.
+        let base = source.and_then(Path::parent).map(Path::to_path_buf);
+        let resolve = |p: PathBuf| match &base {
+            Some(base) if p.is_relative() => base.join(p),
+            _ => p,
+        };
+        let data_dir = raw.paths.data_dir.map(resolve).unwrap_or_else(|| xdg_data_home().join("callcoach"));
+        let models_dir = raw.model.dir.map(resolve).unwrap_or_else(|| default_models_dir(&data_dir));
+        let name = raw.model.name.unwrap_or_else(|| DEFAULT_MODEL_NAME.to_string());
+        if name.is_empty() || name.contains('/') {
+            return Err(invalid("model.name", format!("'{name}' is not a model name like \"tiny.en\"")));
+        }
+        let quant = raw.model.quant.unwrap_or_else(|| "q8_0".into());
+        if !matches!(quant.as_str(), "q8_0" | "f16") {
+            return Err(invalid("model.quant", format!("'{quant}' (expected \"q8_0\" or \"f16\")")));
+        }
+        // CALLCOACH_MODEL lets the set-up scripts and tests point every command at the fetched model.
+        let model_path = raw
+            .model
+            .path
+            .map(resolve)
+            .or_else(|| std::env::var_os("CALLCOACH_MODEL").map(PathBuf::from))
+            .unwrap_or_else(|| models_dir.join(model_file_name(&name, &quant)));
+        let transcribe = raw.transcribe.unwrap_or_default();
+        if transcribe.threads == 0 || transcribe.threads > 64 {
+            return Err(invalid("transcribe.threads", format!("{} (expected 1–64)", transcribe.threads)));
+        }
+        if transcribe.min_audio_ctx < 64 || transcribe.min_audio_ctx > 1500 {
+            return Err(invalid("transcribe.min_audio_ctx", format!("{} (expected 64–1500)", transcribe.min_audio_ctx)));
+        }
+        if !(0.0..=2.0).contains(&transcribe.pad_before_s) || !(0.0..=2.0).contains(&transcribe.pad_after_s) {
+            return Err(invalid("transcribe.pad_before_s/pad_after_s", "padding must be 0–2 s".into()));
+        }
+        Ok(Config { models_dir, model_path, transcribe, data_dir, source: source.map(Path::to_path_buf) })
+    }
+}
+
+/// `ggml-tiny.en-q8_0.bin` (or `ggml-tiny.en.bin` for f16), the file name `model fetch` writes.
+pub fn model_file_name(name: &str, quant: &str) -> String {
+    let quant = quant.parse::<crate::model::Quant>().unwrap_or(crate::model::Quant::Q8_0);
+    crate::model::fetch::model_file_name(name, quant)
+}
+
+/// `./models` when run from a checkout (the set-up fetches there), else the data directory's.
+fn default_models_dir(data_dir: &Path) -> PathBuf {
+    let local = PathBuf::from("models");
+    if local.is_dir() {
+        local
+    } else {
+        data_dir.join("models")
+    }
+}
+
+fn home() -> PathBuf {
+    std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/tmp"))
+}
+
+fn xdg_config_home() -> PathBuf {
+    std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .unwrap_or_else(|| home().join(".config"))
+}
+
+fn xdg_data_home() -> PathBuf {
+    std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .unwrap_or_else(|| home().join(".local").join("share"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        let config = Config::from_toml("", Path::new("/etc/cc.toml")).unwrap();
+        assert!(config.model_path.ends_with("ggml-tiny.en-q8_0.bin"));
+        assert_eq!(config.transcribe.min_audio_ctx, 256);
+    }
+
+    #[test]
+    fn unknown_key_names_key_and_file() {
+        let err = Config::from_toml("[model]\npth = \"x\"\n", Path::new("/tmp/my.toml")).unwrap_err().to_string();
+        assert!(err.contains("/tmp/my.toml") && err.contains("pth"), "{err}");
+        assert!(!err.contains('\n'), "one line: {err}");
+    }
+
+    #[test]
+    fn bad_value_names_key() {
+        let err = Config::from_toml("[transcribe]\nthreads = 0\n", Path::new("/tmp/c.toml")).unwrap_err().to_string();
+        assert!(err.contains("transcribe.threads"), "{err}");
+        let err = Config::from_toml("[model]\nquant = \"q4\"\n", Path::new("/tmp/c.toml")).unwrap_err().to_string();
+        assert!(err.contains("model.quant"), "{err}");
+    }
+
+    #[test]
+    fn relative_paths_resolve_against_the_config_file() {
+        let config = Config::from_toml("[model]\npath = \"m/x.bin\"\n", Path::new("/srv/cc/config.toml")).unwrap();
+        assert_eq!(config.model_path, PathBuf::from("/srv/cc/m/x.bin"));
+    }
+
+    #[test]
+    fn shipped_default_toml_matches_the_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/default.toml");
+        let config = Config::from_file(&path).unwrap();
+        let defaults = TranscribeOptions::default();
+        assert_eq!(config.transcribe.threads, defaults.threads);
+        assert_eq!(config.transcribe.max_tokens, defaults.max_tokens);
+        assert!(config.model_path.ends_with("ggml-tiny.en-q8_0.bin"));
+    }
+}

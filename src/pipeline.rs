@@ -1,0 +1,421 @@
+//! One call, from audio to journal: the pipeline thread.
+//!
+//! It takes `AudioEvent`s from any source (cpal capture or file replay — it
+//! cannot tell which), runs each speaker's `Segmenter`, journals utterances as
+//! they end, hands utterances to the transcriber's worker thread, journals
+//! the transcripts, and publishes segments, metrics and health as events.
+//!
+//! Talk time comes straight from the segmenters on this thread, so metrics
+//! never wait for transcription. In real-time mode (live capture, `--speed 1`)
+//! nothing here ever waits on the transcriber: partials are dropped when it is
+//! behind and finals queue in a bounded backlog that is reported. In
+//! as-fast-as-possible mode (`--speed max`) the pipeline instead waits for the
+//! transcriber, so the file is transcribed completely.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossbeam_channel::{select, Receiver};
+
+use crate::audio::source::{AudioEvent, HealthEvent, SOURCE_RATE};
+use crate::call::{Segment, Speaker, Utterance};
+use crate::events::{self, Event, Health, Metrics};
+use crate::journal::{self, Entry, Journal, JournalError};
+use crate::segment::{Segmenter, SegmenterConfig, SegmenterEvent};
+use crate::transcribe::{Job, SpeechToText, SubmitError, TranscribeError, Transcriber, Transcript};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    #[error("{}: {source}", path.display())]
+    Events { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Transcribe(#[from] TranscribeError),
+}
+
+/// How to run one call.
+#[derive(Debug, Clone)]
+pub struct PipelineOptions {
+    pub call_id: String,
+    /// "capture" or the replayed file, for the journal.
+    pub source_label: String,
+    /// Journal files to append to (data directory, and `--out` for replays).
+    pub journal_paths: Vec<PathBuf>,
+    /// Where to write `events.jsonl`, if anywhere.
+    pub events_path: Option<PathBuf>,
+    /// Never wait for the transcriber (live capture and paced replay).
+    pub realtime: bool,
+    pub segmenter: SegmenterConfig,
+    /// Call-time interval between metrics messages.
+    pub metrics_interval_s: f64,
+    /// Final utterances allowed to wait for transcription before the oldest
+    /// is given up (and reported) in real-time mode.
+    pub max_backlog: usize,
+    pub prep: Option<serde_json::Value>,
+}
+
+impl PipelineOptions {
+    pub fn new(call_id: impl Into<String>, source_label: impl Into<String>) -> Self {
+        PipelineOptions {
+            call_id: call_id.into(),
+            source_label: source_label.into(),
+            journal_paths: Vec::new(),
+            events_path: None,
+            realtime: true,
+            segmenter: SegmenterConfig::default(),
+            metrics_interval_s: 0.5,
+            max_backlog: 32,
+            prep: None,
+        }
+    }
+}
+
+/// Receives every event as it is published (the WebSocket hub, tests).
+pub trait EventSink: Send {
+    fn publish(&mut self, event: &Event, json_line: &str);
+}
+
+impl<F: FnMut(&Event, &str) + Send> EventSink for F {
+    fn publish(&mut self, event: &Event, json_line: &str) {
+        self(event, json_line)
+    }
+}
+
+/// What a finished call leaves behind.
+#[derive(Debug, Clone, Default)]
+pub struct CallOutcome {
+    pub call_id: String,
+    pub journal_paths: Vec<PathBuf>,
+    pub utterances: Vec<Utterance>,
+    pub segments: Vec<Segment>,
+    pub duration_s: f64,
+    pub talk_s_rep: f64,
+    pub talk_s_prospect: f64,
+    /// Jobs the transcriber never got (partials, or finals over the backlog bound).
+    pub dropped_jobs: u64,
+    /// Utterances whose final transcript was given up because transcription fell too far behind.
+    pub untranscribed: u64,
+    /// Largest number of final utterances waiting at once.
+    pub max_backlog_seen: usize,
+    /// End-of-speech → final-transcript latency per utterance, seconds of call time.
+    pub final_latencies_s: Vec<f64>,
+}
+
+impl CallOutcome {
+    pub fn talk_ratio_rep(&self) -> f64 {
+        let total = self.talk_s_rep + self.talk_s_prospect;
+        if total > 0.0 {
+            self.talk_s_rep / total
+        } else {
+            0.0
+        }
+    }
+}
+
+struct Publisher {
+    events_file: Option<(PathBuf, File)>,
+    sinks: Vec<Box<dyn EventSink>>,
+}
+
+impl Publisher {
+    fn publish(&mut self, event: &Event) -> Result<(), PipelineError> {
+        let line = events::to_json_line(event);
+        if let Some((path, file)) = &mut self.events_file {
+            file.write_all(format!("{line}\n").as_bytes())
+                .map_err(|source| PipelineError::Events { path: path.clone(), source })?;
+        }
+        for sink in &mut self.sinks {
+            sink.publish(event, &line);
+        }
+        Ok(())
+    }
+}
+
+/// The state of one call on the pipeline thread.
+struct CallState {
+    options: PipelineOptions,
+    segmenters: [Segmenter; 2],
+    /// Samples received per channel: the call clock.
+    samples_seen: [u64; 2],
+    /// Recent mean-square level per channel, for meters.
+    level_ms: [f64; 2],
+    journal: Journal,
+    publisher: Publisher,
+    pending_finals: VecDeque<Job>,
+    outcome: CallOutcome,
+    next_metrics_s: f64,
+    seg_events: Vec<SegmenterEvent>,
+}
+
+/// Runs one call until the source ends or `stop` is set, then drains the
+/// transcriber and closes the journal.
+pub fn run_call<E: SpeechToText + 'static>(
+    audio: Receiver<AudioEvent>,
+    engine: E,
+    options: PipelineOptions,
+    sinks: Vec<Box<dyn EventSink>>,
+    stop: Arc<AtomicBool>,
+) -> Result<CallOutcome, PipelineError> {
+    let journal = Journal::create(&options.journal_paths)?;
+    let events_file = match &options.events_path {
+        Some(path) => {
+            if let Some(dir) = path.parent() {
+                journal::create_private_dir(dir).map_err(|source| PipelineError::Events { path: path.clone(), source })?;
+            }
+            let file = private_append(path).map_err(|source| PipelineError::Events { path: path.clone(), source })?;
+            Some((path.clone(), file))
+        }
+        None => None,
+    };
+    let transcriber = Transcriber::spawn(engine, if options.realtime { 4 } else { 8 });
+    let mut state = CallState {
+        segmenters: [
+            Segmenter::new(Speaker::Rep, options.segmenter.clone()),
+            Segmenter::new(Speaker::Prospect, options.segmenter.clone()),
+        ],
+        samples_seen: [0; 2],
+        level_ms: [0.0; 2],
+        journal,
+        publisher: Publisher { events_file, sinks },
+        pending_finals: VecDeque::new(),
+        outcome: CallOutcome { call_id: options.call_id.clone(), journal_paths: options.journal_paths.clone(), ..Default::default() },
+        next_metrics_s: 0.0,
+        seg_events: Vec::with_capacity(8),
+        options,
+    };
+    state.start()?;
+    let reason = loop {
+        if stop.load(Ordering::Relaxed) {
+            break "stopped";
+        }
+        select! {
+            recv(audio) -> message => match message {
+                Ok(AudioEvent::Chunk { speaker, samples }) => state.on_chunk(speaker, &samples, &transcriber)?,
+                Ok(AudioEvent::Health(event)) => state.on_health(event, &transcriber)?,
+                Ok(AudioEvent::End) | Err(_) => break "end of audio",
+            },
+            recv(transcriber.results()) -> result => {
+                if let Ok(result) = result {
+                    state.on_transcript(result?)?;
+                }
+            },
+            default(Duration::from_millis(100)) => {}
+        }
+        state.flush_pending(&transcriber, false)?;
+    };
+    state.finish(transcriber, reason)
+}
+
+impl CallState {
+    fn now_s(&self) -> f64 {
+        self.samples_seen.iter().copied().max().unwrap_or(0) as f64 / SOURCE_RATE as f64
+    }
+
+    fn start(&mut self) -> Result<(), PipelineError> {
+        let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        self.journal.append(&Entry::CallStarted {
+            version: journal::JOURNAL_VERSION,
+            call_id: self.options.call_id.clone(),
+            started_at: started_at.clone(),
+            source: self.options.source_label.clone(),
+            prep: self.options.prep.clone(),
+        })?;
+        self.publisher.publish(&Event::CallStarted {
+            call_id: self.options.call_id.clone(),
+            started_at,
+            source: self.options.source_label.clone(),
+            prep: self.options.prep.clone(),
+        })
+    }
+
+    fn on_chunk(&mut self, speaker: Speaker, samples: &[f32], transcriber: &Transcriber) -> Result<(), PipelineError> {
+        let channel = speaker.channel();
+        self.samples_seen[channel] += samples.len() as u64;
+        if !samples.is_empty() {
+            let mean_square = samples.iter().map(|s| (*s as f64) * (*s as f64)).sum::<f64>() / samples.len() as f64;
+            // ~0.5 s smoothing at 20 ms chunks.
+            self.level_ms[channel] = 0.96 * self.level_ms[channel] + 0.04 * mean_square;
+        }
+        let mut seg_events = std::mem::take(&mut self.seg_events);
+        self.segmenters[channel].push(samples, &mut seg_events);
+        for event in seg_events.drain(..) {
+            self.on_segmenter_event(event, transcriber)?;
+        }
+        self.seg_events = seg_events;
+        if self.now_s() >= self.next_metrics_s {
+            self.publish_metrics(transcriber)?;
+        }
+        Ok(())
+    }
+
+    fn on_segmenter_event(&mut self, event: SegmenterEvent, transcriber: &Transcriber) -> Result<(), PipelineError> {
+        match event {
+            SegmenterEvent::SpeechStart { .. } => {}
+            SegmenterEvent::Partial { utterance, audio } => {
+                // Partials only matter live; a replay at full speed skips them.
+                if self.options.realtime {
+                    let job = Job { speaker: utterance.speaker, start_s: utterance.start_s, end_s: utterance.end_s, audio, is_final: false };
+                    if transcriber.try_submit(job).is_err() {
+                        self.outcome.dropped_jobs += 1;
+                    }
+                }
+            }
+            SegmenterEvent::Final { utterance, audio } => {
+                self.journal.append(&Entry::Utterance(utterance.clone()))?;
+                self.outcome.utterances.push(utterance.clone());
+                self.pending_finals.push_back(Job {
+                    speaker: utterance.speaker,
+                    start_s: utterance.start_s,
+                    end_s: utterance.end_s,
+                    audio,
+                    is_final: true,
+                });
+                self.flush_pending(transcriber, !self.options.realtime)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Hands waiting finals to the transcriber. When `wait` is set (not
+    /// real-time) it waits for room, handling transcripts meanwhile so the
+    /// worker can never block on a full result queue.
+    fn flush_pending(&mut self, transcriber: &Transcriber, wait: bool) -> Result<(), PipelineError> {
+        while let Some(job) = self.pending_finals.pop_front() {
+            match transcriber.try_submit(job.clone()) {
+                Ok(()) => {}
+                Err(SubmitError::Closed) => return Ok(()),
+                Err(SubmitError::Backlogged) => {
+                    self.pending_finals.push_front(job);
+                    if !wait {
+                        break;
+                    }
+                    if let Ok(result) = transcriber.results().recv_timeout(Duration::from_millis(200)) {
+                        self.on_transcript(result?)?;
+                    }
+                }
+            }
+        }
+        self.outcome.max_backlog_seen = self.outcome.max_backlog_seen.max(self.pending_finals.len() + transcriber.backlog());
+        // Bounded backlog: past the bound the oldest waiting utterance is given
+        // up; it stays in the journal as an utterance (talk time is intact).
+        while self.pending_finals.len() > self.options.max_backlog {
+            self.pending_finals.pop_front();
+            self.outcome.untranscribed += 1;
+            self.outcome.dropped_jobs += 1;
+        }
+        Ok(())
+    }
+
+    fn on_transcript(&mut self, transcript: Transcript) -> Result<(), PipelineError> {
+        let segment = transcript.segment;
+        if transcript.is_final {
+            self.outcome.final_latencies_s.push((self.now_s() - segment.end_s).max(0.0));
+        }
+        if segment.text.trim().is_empty() {
+            return Ok(());
+        }
+        if transcript.is_final {
+            self.journal.append(&Entry::Segment(segment.clone()))?;
+            self.outcome.segments.push(segment.clone());
+        }
+        self.publisher.publish(&Event::Segment {
+            speaker: segment.speaker,
+            start_s: segment.start_s,
+            end_s: segment.end_s,
+            text: segment.text,
+            is_final: transcript.is_final,
+        })
+    }
+
+    fn on_health(&mut self, event: HealthEvent, transcriber: &Transcriber) -> Result<(), PipelineError> {
+        let t_s = self.now_s();
+        self.journal.append(&Entry::Health { t_s, event: serde_json::to_value(&event).expect("serialisable") })?;
+        let health = self.health(transcriber, Some(event));
+        self.publisher.publish(&Event::Health(health))
+    }
+
+    fn health(&self, transcriber: &Transcriber, event: Option<HealthEvent>) -> Health {
+        let db = |ms: f64| if ms > 1e-10 { 10.0 * ms.log10() } else { -100.0 };
+        Health {
+            t_s: self.now_s(),
+            level_db_rep: db(self.level_ms[0]),
+            level_db_prospect: db(self.level_ms[1]),
+            far_end_silent: false,
+            backlog: self.pending_finals.len() + transcriber.backlog(),
+            dropped_jobs: self.outcome.dropped_jobs,
+            event,
+        }
+    }
+
+    fn publish_metrics(&mut self, transcriber: &Transcriber) -> Result<(), PipelineError> {
+        let t_s = self.now_s();
+        let rep = self.segmenters[0].talk_time_s();
+        let prospect = self.segmenters[1].talk_time_s();
+        let total = rep + prospect;
+        self.publisher.publish(&Event::Metrics(Metrics {
+            t_s,
+            talk_s_rep: rep,
+            talk_s_prospect: prospect,
+            talk_ratio_rep: if total > 0.0 { rep / total } else { 0.0 },
+            coach: None,
+        }))?;
+        let health = self.health(transcriber, None);
+        self.publisher.publish(&Event::Health(health))?;
+        self.next_metrics_s = t_s + self.options.metrics_interval_s;
+        Ok(())
+    }
+
+    fn finish(mut self, transcriber: Transcriber, reason: &str) -> Result<CallOutcome, PipelineError> {
+        let mut seg_events = Vec::new();
+        for segmenter in &mut self.segmenters {
+            segmenter.finish(&mut seg_events);
+        }
+        for event in seg_events {
+            self.on_segmenter_event(event, &transcriber)?;
+        }
+        // The call is over: wait for every final transcript.
+        self.flush_pending(&transcriber, true)?;
+        for result in transcriber.finish() {
+            self.on_transcript(result?)?;
+        }
+        self.outcome.talk_s_rep = self.segmenters[0].talk_time_s();
+        self.outcome.talk_s_prospect = self.segmenters[1].talk_time_s();
+        self.outcome.duration_s = self.now_s();
+        let t_s = self.outcome.duration_s;
+        self.publish_final_metrics()?;
+        self.journal.append(&Entry::CallEnded { t_s, reason: reason.to_string() })?;
+        self.journal.sync()?;
+        self.publisher.publish(&Event::CallEnded { t_s, reason: reason.to_string() })?;
+        self.outcome.segments.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
+        Ok(self.outcome)
+    }
+
+    fn publish_final_metrics(&mut self) -> Result<(), PipelineError> {
+        let (rep, prospect) = (self.outcome.talk_s_rep, self.outcome.talk_s_prospect);
+        let total = rep + prospect;
+        self.publisher.publish(&Event::Metrics(Metrics {
+            t_s: self.outcome.duration_s,
+            talk_s_rep: rep,
+            talk_s_prospect: prospect,
+            talk_ratio_rep: if total > 0.0 { rep / total } else { 0.0 },
+            coach: None,
+        }))
+    }
+}
+
+fn private_append(path: &std::path::Path) -> std::io::Result<File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)
+}

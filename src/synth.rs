@@ -1,0 +1,293 @@
+//! Synthetic calls for tests, benchmarks and the demo: a script of rep and
+//! prospect lines is rendered with espeak-ng (two distinct voices) onto two
+//! 16 kHz channels, and the truth (who spoke when, and how much speech there
+//! really is) is measured from the rendered samples, not guessed from the text.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde::{Deserialize, Serialize};
+
+use crate::audio::convert::resample_to_16k;
+use crate::call::Speaker;
+
+pub const RATE: u32 = 16_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SynthError {
+    #[error("line {line}: {problem}")]
+    Script { line: usize, problem: String },
+    #[error("espeak-ng failed: {0} (install it with `apt-get install espeak-ng`)")]
+    Espeak(String),
+    #[error("{}: {source}", path.display())]
+    Io { path: std::path::PathBuf, source: std::io::Error },
+    #[error("writing WAV: {0}")]
+    Wav(String),
+}
+
+/// One scripted line: who says it, what, and how long after the previous line ends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScriptLine {
+    pub speaker: Speaker,
+    pub text: String,
+    /// Silence before this line starts, seconds. Negative values overlap the previous line.
+    pub gap_before_s: f64,
+}
+
+/// A line as rendered: where it landed and how much of it is actual speech.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TruthLine {
+    pub speaker: Speaker,
+    pub text: String,
+    pub start_s: f64,
+    pub end_s: f64,
+    /// Seconds of audible speech inside [start_s, end_s], measured in 10 ms frames.
+    pub speech_s: f64,
+}
+
+/// Two channels plus the truth about them.
+#[derive(Debug, Clone)]
+pub struct RenderedCall {
+    pub rep: Vec<f32>,
+    pub prospect: Vec<f32>,
+    pub truth: Vec<TruthLine>,
+}
+
+impl RenderedCall {
+    pub fn duration_s(&self) -> f64 {
+        self.rep.len().max(self.prospect.len()) as f64 / RATE as f64
+    }
+
+    /// Measured speech seconds per speaker.
+    pub fn talk_seconds(&self, speaker: Speaker) -> f64 {
+        self.truth.iter().filter(|l| l.speaker == speaker).map(|l| l.speech_s).sum()
+    }
+
+    /// The rep's share of all measured speech, 0–1.
+    pub fn talk_ratio_rep(&self) -> f64 {
+        let rep = self.talk_seconds(Speaker::Rep);
+        let total = rep + self.talk_seconds(Speaker::Prospect);
+        if total > 0.0 {
+            rep / total
+        } else {
+            0.0
+        }
+    }
+
+    /// All the words one speaker says, in order.
+    pub fn text_of(&self, speaker: Speaker) -> String {
+        self.truth.iter().filter(|l| l.speaker == speaker).map(|l| l.text.as_str()).collect::<Vec<_>>().join(" ")
+    }
+
+    /// Writes a 16 kHz stereo 16-bit WAV: left rep, right prospect.
+    pub fn write_wav(&self, path: &Path) -> Result<(), SynthError> {
+        write_stereo_wav(path, &self.rep, &self.prospect)
+    }
+}
+
+/// Rendering choices.
+#[derive(Debug, Clone)]
+pub struct Voices {
+    pub rep: String,
+    pub prospect: String,
+    /// Words per minute.
+    pub speed: u32,
+    /// Silence before the first line, seconds.
+    pub lead_in_s: f64,
+    /// Silence after the last line, seconds.
+    pub tail_s: f64,
+}
+
+impl Default for Voices {
+    fn default() -> Self {
+        Voices { rep: "en-us+klatt".into(), prospect: "en-us+klatt5".into(), speed: 160, lead_in_s: 0.5, tail_s: 1.0 }
+    }
+}
+
+/// Parses a script: `rep: text` and `prospect: text` lines, `pause: SECONDS`
+/// to add silence before the next line, `overlap: SECONDS` to start the next
+/// line that much before the previous ends, and `#` comments.
+/// Lines follow each other with a 0.6 s gap unless told otherwise.
+pub fn parse_script(text: &str) -> Result<Vec<ScriptLine>, SynthError> {
+    const DEFAULT_GAP_S: f64 = 0.6;
+    let mut lines = Vec::new();
+    let mut next_gap = DEFAULT_GAP_S;
+    for (index, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let bad = |problem: String| SynthError::Script { line: index + 1, problem };
+        let (key, value) = line.split_once(':').ok_or_else(|| bad(format!("expected `rep:`, `prospect:`, `pause:` or `overlap:`, got '{line}'")))?;
+        let value = value.trim();
+        let seconds = || value.parse::<f64>().ok().filter(|s| s.is_finite() && *s >= 0.0).ok_or_else(|| bad(format!("'{value}' is not a number of seconds")));
+        match key.trim().to_ascii_lowercase().as_str() {
+            "rep" | "prospect" => {
+                if value.is_empty() {
+                    return Err(bad("empty line of speech".into()));
+                }
+                let speaker = if key.trim().eq_ignore_ascii_case("rep") { Speaker::Rep } else { Speaker::Prospect };
+                lines.push(ScriptLine { speaker, text: value.to_string(), gap_before_s: next_gap });
+                next_gap = DEFAULT_GAP_S;
+            }
+            "pause" => next_gap = seconds()?,
+            "overlap" => next_gap = -seconds()?,
+            other => return Err(bad(format!("unknown speaker or directive '{other}'"))),
+        }
+    }
+    Ok(lines)
+}
+
+/// Renders `lines` with espeak-ng.
+pub fn render(lines: &[ScriptLine], voices: &Voices) -> Result<RenderedCall, SynthError> {
+    let mut rep = Vec::new();
+    let mut prospect = Vec::new();
+    let mut truth = Vec::with_capacity(lines.len());
+    let mut cursor = voices.lead_in_s;
+    for line in lines {
+        let voice = match line.speaker {
+            Speaker::Rep => &voices.rep,
+            Speaker::Prospect => &voices.prospect,
+        };
+        let speech = speak(&line.text, voice, voices.speed)?;
+        let start_s = (cursor + line.gap_before_s).max(0.0);
+        let start = (start_s * RATE as f64).round() as usize;
+        let channel = match line.speaker {
+            Speaker::Rep => &mut rep,
+            Speaker::Prospect => &mut prospect,
+        };
+        if channel.len() < start + speech.len() {
+            channel.resize(start + speech.len(), 0.0);
+        }
+        for (out, sample) in channel[start..].iter_mut().zip(&speech) {
+            *out += sample;
+        }
+        let (first, last, speech_s) = measure_speech(&speech);
+        truth.push(TruthLine {
+            speaker: line.speaker,
+            text: line.text.clone(),
+            start_s: start_s + first,
+            end_s: start_s + last,
+            speech_s,
+        });
+        cursor = start_s + speech.len() as f64 / RATE as f64;
+    }
+    let total = ((cursor + voices.tail_s) * RATE as f64).round() as usize;
+    rep.resize(total.max(rep.len()), 0.0);
+    prospect.resize(rep.len().max(prospect.len()), 0.0);
+    rep.resize(prospect.len(), 0.0);
+    Ok(RenderedCall { rep, prospect, truth })
+}
+
+/// Runs espeak-ng and returns 16 kHz mono samples.
+pub fn speak(text: &str, voice: &str, speed: u32) -> Result<Vec<f32>, SynthError> {
+    let output = Command::new("espeak-ng")
+        .args(["-v", voice, "-s", &speed.to_string(), "--stdout"])
+        .arg(text)
+        .output()
+        .map_err(|e| SynthError::Espeak(e.to_string()))?;
+    if !output.status.success() {
+        return Err(SynthError::Espeak(String::from_utf8_lossy(&output.stderr).trim().to_string()));
+    }
+    // espeak-ng streams a WAV whose header leaves the data length unset; read
+    // the format from the header and take the samples after it ourselves.
+    let bytes = output.stdout;
+    let data_at = find_chunk(&bytes, b"data").ok_or_else(|| SynthError::Espeak("no WAV data in espeak-ng output".into()))?;
+    let rate = bytes.get(24..28).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])).unwrap_or(22_050);
+    let samples: Vec<f32> = bytes[data_at..]
+        .chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]) as f32 / 32768.0)
+        .collect();
+    Ok(resample_to_16k(&samples, rate))
+}
+
+fn find_chunk(bytes: &[u8], id: &[u8; 4]) -> Option<usize> {
+    let mut at = 12;
+    while at + 8 <= bytes.len() {
+        let size = u32::from_le_bytes([bytes[at + 4], bytes[at + 5], bytes[at + 6], bytes[at + 7]]) as usize;
+        if &bytes[at..at + 4] == id {
+            return Some(at + 8);
+        }
+        at = at.checked_add(8 + size + (size & 1))?;
+    }
+    None
+}
+
+/// First and last audible instants (seconds) and seconds of audible speech,
+/// in 10 ms frames; pauses between words up to 200 ms count as speech, as a
+/// listener (and a VAD with hangover) would count them.
+pub fn measure_speech(samples: &[f32]) -> (f64, f64, f64) {
+    const FRAME: usize = (RATE / 100) as usize;
+    const THRESHOLD_RMS: f32 = 0.003;
+    const BRIDGE_FRAMES: usize = 20;
+    let loud: Vec<bool> = samples
+        .chunks(FRAME)
+        .map(|f| (f.iter().map(|s| s * s).sum::<f32>() / f.len() as f32).sqrt() > THRESHOLD_RMS)
+        .collect();
+    let Some(first) = loud.iter().position(|&l| l) else {
+        return (0.0, 0.0, 0.0);
+    };
+    let last = loud.iter().rposition(|&l| l).unwrap_or(first);
+    let mut speech_frames = 0;
+    let mut quiet_run = 0;
+    for &is_loud in &loud[first..=last] {
+        if is_loud {
+            speech_frames += 1 + if quiet_run <= BRIDGE_FRAMES { quiet_run } else { 0 };
+            quiet_run = 0;
+        } else {
+            quiet_run += 1;
+        }
+    }
+    let frame_s = FRAME as f64 / RATE as f64;
+    (first as f64 * frame_s, (last + 1) as f64 * frame_s, speech_frames as f64 * frame_s)
+}
+
+/// 16 kHz stereo 16-bit WAV, left = rep, right = prospect.
+pub fn write_stereo_wav(path: &Path, left: &[f32], right: &[f32]) -> Result<(), SynthError> {
+    let spec = hound::WavSpec { channels: 2, sample_rate: RATE, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+    let mut writer = hound::WavWriter::create(path, spec).map_err(|e| SynthError::Wav(format!("{}: {e}", path.display())))?;
+    let to_i16 = |s: f32| (s.clamp(-1.0, 1.0) * 32767.0) as i16;
+    for i in 0..left.len().max(right.len()) {
+        for channel in [left, right] {
+            writer
+                .write_sample(to_i16(channel.get(i).copied().unwrap_or(0.0)))
+                .map_err(|e| SynthError::Wav(e.to_string()))?;
+        }
+    }
+    writer.finalize().map_err(|e| SynthError::Wav(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_script_with_directives() {
+        let script = "# a call\nrep: Hi Dana.\npause: 2\nprospect: Hello.\noverlap: 0.5\nrep: Sorry, go on.\n";
+        let lines = parse_script(script).unwrap();
+        assert_eq!(lines.len(), 3);
+        assert_eq!(lines[1].gap_before_s, 2.0);
+        assert_eq!(lines[2].gap_before_s, -0.5);
+        assert_eq!(lines[2].speaker, Speaker::Rep);
+    }
+
+    #[test]
+    fn script_errors_name_the_line() {
+        let err = parse_script("rep: hi\ncustomer: hello\n").unwrap_err().to_string();
+        assert!(err.starts_with("line 2:"), "{err}");
+        assert!(parse_script("pause: soon\n").unwrap_err().to_string().contains("soon"));
+    }
+
+    #[test]
+    fn measures_speech_with_bridged_pauses() {
+        let mut samples = vec![0.0f32; 16_000];
+        samples.extend(std::iter::repeat(0.1).take(8_000));
+        samples.extend(std::iter::repeat(0.0).take(1_600)); // 100 ms pause: bridged
+        samples.extend(std::iter::repeat(0.1).take(8_000));
+        samples.extend(std::iter::repeat(0.0).take(16_000));
+        let (first, last, speech) = measure_speech(&samples);
+        assert!((first - 1.0).abs() < 0.011, "{first}");
+        assert!((last - 2.1).abs() < 0.011, "{last}");
+        assert!((speech - 1.1).abs() < 0.021, "{speech}");
+    }
+}

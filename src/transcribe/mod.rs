@@ -1,0 +1,308 @@
+//! Speech to text. `Transcriber` runs a `SpeechToText` engine on its own
+//! worker thread, fed utterances through a bounded queue; `whisper` is the one
+//! file that imports whisper-rs; `fake` is a deterministic engine for tests of
+//! the plumbing.
+//!
+//! Thread: the worker is a plain `std::thread` that owns the engine. Inference
+//! blocks for tens to hundreds of milliseconds, so it must never run on an
+//! async task or the audio thread.
+
+pub mod fake;
+pub mod whisper;
+
+use std::path::PathBuf;
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
+use serde::{Deserialize, Serialize};
+
+use crate::call::{Segment, Speaker};
+
+pub use whisper::WhisperEngine;
+
+#[derive(Debug, thiserror::Error)]
+pub enum TranscribeError {
+    #[error("{}: {problem}", path.display())]
+    Model { path: PathBuf, problem: String },
+    #[error("whisper inference failed: {0}")]
+    Inference(String),
+}
+
+/// Turns 16 kHz mono speech into text.
+pub trait SpeechToText: Send {
+    fn transcribe(&mut self, audio_16k: &[f32]) -> Result<String, TranscribeError>;
+}
+
+/// How each utterance is decoded (see ../shared/MODEL.md for why).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TranscribeOptions {
+    /// Inference threads. 1 keeps latency steady when another process (the
+    /// video-call app) competes for a core; 2 is faster on an idle machine.
+    pub threads: usize,
+    /// Silence added before the utterance, seconds.
+    pub pad_before_s: f64,
+    /// Silence added after the utterance, seconds.
+    pub pad_after_s: f64,
+    /// Lower bound for the reduced encoder context; below ~256 tiny.en loops.
+    pub min_audio_ctx: usize,
+    /// Token budget per second of audio.
+    pub max_tokens_per_s: f64,
+    /// Hard cap on tokens per utterance.
+    pub max_tokens: usize,
+    /// Beam width; 0 or 1 decodes greedily (fastest).
+    pub beam_size: usize,
+}
+
+impl Default for TranscribeOptions {
+    fn default() -> Self {
+        TranscribeOptions {
+            threads: 1,
+            pad_before_s: 0.15,
+            pad_after_s: 0.3,
+            min_audio_ctx: 256,
+            max_tokens_per_s: 6.0,
+            max_tokens: 200,
+            beam_size: 0,
+        }
+    }
+}
+
+/// One piece of audio to transcribe, stamped in call time.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub speaker: Speaker,
+    pub start_s: f64,
+    pub end_s: f64,
+    pub audio: Vec<f32>,
+    /// Final jobs cover a finished utterance; partial ones an utterance still
+    /// being spoken, and are superseded by anything newer from the same speaker.
+    pub is_final: bool,
+}
+
+/// The transcript of one job.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Transcript {
+    pub segment: Segment,
+    pub is_final: bool,
+    /// Time spent in inference, milliseconds.
+    pub inference_ms: f64,
+    /// Jobs waiting behind this one when it finished.
+    pub backlog: usize,
+}
+
+/// Why a job was not queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubmitError {
+    /// The queue is full: transcription is behind. The job was dropped.
+    Backlogged,
+    /// The worker has stopped.
+    Closed,
+}
+
+/// Owns the worker thread. Dropping it (or `finish`) lets the worker drain
+/// the queue and exit.
+pub struct Transcriber {
+    jobs: Option<Sender<Job>>,
+    results: Receiver<Result<Transcript, TranscribeError>>,
+    worker: Option<JoinHandle<()>>,
+}
+
+impl Transcriber {
+    /// Starts the worker with `engine`. At most `queue_capacity` jobs wait.
+    pub fn spawn<E: SpeechToText + 'static>(engine: E, queue_capacity: usize) -> Transcriber {
+        let (job_tx, job_rx) = bounded::<Job>(queue_capacity.max(1));
+        let (result_tx, result_rx) = bounded(queue_capacity.max(1) * 2 + 16);
+        let worker = std::thread::Builder::new()
+            .name("transcriber".into())
+            .spawn(move || run(engine, job_rx, result_tx))
+            .expect("spawning the transcriber thread");
+        Transcriber { jobs: Some(job_tx), results: result_rx, worker: Some(worker) }
+    }
+
+    /// Queues a job, waiting while the queue is full (offline use).
+    pub fn submit(&self, job: Job) -> Result<(), SubmitError> {
+        self.sender()?.send(job).map_err(|_| SubmitError::Closed)
+    }
+
+    /// Queues a job without waiting (live use): when transcription is behind,
+    /// the job is dropped and the caller counts it.
+    pub fn try_submit(&self, job: Job) -> Result<(), SubmitError> {
+        match self.sender()?.try_send(job) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(_)) => Err(SubmitError::Backlogged),
+            Err(TrySendError::Disconnected(_)) => Err(SubmitError::Closed),
+        }
+    }
+
+    /// Jobs waiting to be transcribed.
+    pub fn backlog(&self) -> usize {
+        self.jobs.as_ref().map_or(0, Sender::len)
+    }
+
+    /// Where transcripts arrive, in job order.
+    pub fn results(&self) -> &Receiver<Result<Transcript, TranscribeError>> {
+        &self.results
+    }
+
+    /// Stops accepting jobs, lets the worker finish what is queued, and
+    /// returns every remaining result.
+    pub fn finish(mut self) -> Vec<Result<Transcript, TranscribeError>> {
+        self.jobs.take();
+        if let Some(worker) = self.worker.take() {
+            // A panicking engine is reported through the missing results, not re-raised.
+            let _ = worker.join();
+        }
+        self.results.try_iter().collect()
+    }
+
+    fn sender(&self) -> Result<&Sender<Job>, SubmitError> {
+        self.jobs.as_ref().ok_or(SubmitError::Closed)
+    }
+}
+
+impl Drop for Transcriber {
+    fn drop(&mut self) {
+        self.jobs.take();
+        if let Some(worker) = self.worker.take() {
+            let _ = worker.join();
+        }
+    }
+}
+
+/// The worker loop: one job at a time, skipping partials that a newer job
+/// from the same speaker has already superseded.
+fn run<E: SpeechToText>(mut engine: E, jobs: Receiver<Job>, results: Sender<Result<Transcript, TranscribeError>>) {
+    let mut pending: std::collections::VecDeque<Job> = std::collections::VecDeque::new();
+    loop {
+        if pending.is_empty() {
+            match jobs.recv() {
+                Ok(job) => pending.push_back(job),
+                Err(_) => return,
+            }
+        }
+        pending.extend(jobs.try_iter());
+        let job = pending.pop_front().expect("pending is not empty");
+        let superseded = !job.is_final && pending.iter().any(|later| later.speaker == job.speaker);
+        if superseded {
+            continue;
+        }
+        let started = Instant::now();
+        let outcome = engine.transcribe(&job.audio).map(|raw| Transcript {
+            segment: Segment { speaker: job.speaker, start_s: job.start_s, end_s: job.end_s, text: clean_text(&raw) },
+            is_final: job.is_final,
+            inference_ms: started.elapsed().as_secs_f64() * 1e3,
+            backlog: pending.len() + jobs.len(),
+        });
+        if results.send(outcome).is_err() {
+            return;
+        }
+    }
+}
+
+/// Strips Whisper's non-speech annotations ("[BLANK_AUDIO]", "(music)") and
+/// collapses a phrase repeated over and over, the signature of a decoding loop.
+pub fn clean_text(raw: &str) -> String {
+    let mut without_annotations = String::with_capacity(raw.len());
+    let mut depth = 0usize;
+    for c in raw.chars() {
+        match c {
+            '[' | '(' | '*' if depth == 0 || c != '*' => depth += 1,
+            ']' | ')' if depth > 0 => depth -= 1,
+            '*' if depth > 0 => depth -= 1,
+            _ if depth == 0 => without_annotations.push(c),
+            _ => {}
+        }
+    }
+    let words: Vec<&str> = without_annotations.split_whitespace().collect();
+    collapse_repeats(&words).join(" ")
+}
+
+/// Removes immediate repetitions of a short (1–5 word) phrase beyond its
+/// second occurrence, and any repetition at all of a longer (6–40 word)
+/// phrase: people say "no, no" but never a whole sentence twice in a row.
+fn collapse_repeats<'a>(words: &[&'a str]) -> Vec<&'a str> {
+    const SHORT_MAX: usize = 5;
+    const LONG_MAX: usize = 40;
+    let mut out: Vec<&'a str> = Vec::with_capacity(words.len());
+    let norm = |w: &str| w.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase();
+    for &word in words {
+        out.push(word);
+        for n in 1..=LONG_MAX {
+            let copies = if n <= SHORT_MAX { 3 } else { 2 };
+            if out.len() < copies * n {
+                break;
+            }
+            let len = out.len();
+            // The last n words equal each of the previous (copies - 1) runs of n words.
+            let repeated = (0..n).all(|i| {
+                let newest = norm(out[len - n + i]);
+                (2..=copies).all(|copy| newest == norm(out[len - copy * n + i]))
+            });
+            if repeated {
+                out.truncate(len - n);
+                break;
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strips_annotations() {
+        assert_eq!(clean_text(" [BLANK_AUDIO]"), "");
+        assert_eq!(clean_text(" (music) Hello there. *laughs*"), "Hello there.");
+    }
+
+    #[test]
+    fn collapses_decoding_loops() {
+        let looped = "Okay, sure. ".repeat(55);
+        assert_eq!(clean_text(&looped), "Okay, sure. Okay, sure.");
+        assert_eq!(clean_text("no no no no"), "no no");
+        assert_eq!(clean_text("that is that is fine"), "that is that is fine");
+        let sentence = "Honestly, the price worries me, it is more than we planned. ";
+        assert_eq!(clean_text(&format!("{sentence}{sentence}Honestly, the")), clean_text(&format!("{sentence}Honestly, the")));
+    }
+
+    #[test]
+    fn worker_transcribes_in_order_and_skips_superseded_partials() {
+        let engine = fake::FakeEngine::new();
+        let transcriber = Transcriber::spawn(engine, 8);
+        let job = |start: f64, is_final: bool| Job {
+            speaker: Speaker::Rep,
+            start_s: start,
+            end_s: start + 1.0,
+            audio: vec![0.1; 1600],
+            is_final,
+        };
+        // Occupy the worker so the next jobs queue up together.
+        transcriber.submit(Job { audio: vec![0.1; 16_000 * 3], ..job(0.0, true) }).unwrap();
+        transcriber.submit(job(1.0, false)).unwrap();
+        transcriber.submit(job(1.0, true)).unwrap();
+        let results: Vec<Transcript> = transcriber.finish().into_iter().map(Result::unwrap).collect();
+        let finals = results.iter().filter(|t| t.is_final).count();
+        assert_eq!(finals, 2);
+        assert!(results.len() <= 3);
+        assert_eq!(results[0].segment.start_s, 0.0);
+        assert_eq!(results.last().unwrap().segment.start_s, 1.0);
+        assert!(results.last().unwrap().is_final);
+    }
+
+    #[test]
+    fn try_submit_reports_backlog_instead_of_blocking() {
+        let transcriber = Transcriber::spawn(fake::FakeEngine::slow(std::time::Duration::from_millis(200)), 1);
+        let job = Job { speaker: Speaker::Prospect, start_s: 0.0, end_s: 1.0, audio: vec![0.0; 100], is_final: true };
+        let mut backlogged = 0;
+        for _ in 0..5 {
+            if transcriber.try_submit(job.clone()) == Err(SubmitError::Backlogged) {
+                backlogged += 1;
+            }
+        }
+        assert!(backlogged >= 3, "expected most submissions to be refused, got {backlogged}");
+    }
+}

@@ -1,0 +1,138 @@
+//! The only file that touches whisper-rs. It owns one whisper context and one
+//! state, created once, and runs inference on the calling thread (the
+//! transcriber's worker thread; never an async task).
+
+use std::path::Path;
+use std::sync::Once;
+
+use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperState};
+
+use super::{SpeechToText, TranscribeError, TranscribeOptions};
+
+/// whisper.cpp's encoder works in 20 ms steps: 320 samples at 16 kHz per audio-context unit.
+const SAMPLES_PER_AUDIO_CTX: usize = 320;
+/// Whisper's full encoder context (30 s).
+const FULL_AUDIO_CTX: usize = 1500;
+const SAMPLE_RATE: f64 = 16_000.0;
+
+/// Whisper via whisper-rs, loaded from a ggml file.
+pub struct WhisperEngine {
+    // Field order matters: the state must drop before the context it came from.
+    state: WhisperState,
+    _context: WhisperContext,
+    options: TranscribeOptions,
+    padded: Vec<f32>,
+}
+
+static LOGGING: Once = Once::new();
+
+impl WhisperEngine {
+    /// Loads the model at `path`. A missing or unreadable file gets an error naming it.
+    pub fn load(path: &Path, options: TranscribeOptions) -> Result<Self, TranscribeError> {
+        // Route whisper.cpp's chatter into `tracing` instead of stderr.
+        LOGGING.call_once(whisper_rs::install_logging_hooks);
+        let model_error = |problem: String| TranscribeError::Model { path: path.to_path_buf(), problem };
+        let metadata = std::fs::metadata(path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                model_error("model file not found (run `callcoach model fetch`)".into())
+            } else {
+                model_error(e.to_string())
+            }
+        })?;
+        if metadata.len() < 1024 {
+            return Err(model_error(format!("not a Whisper ggml model ({} bytes)", metadata.len())));
+        }
+        check_ggml_magic(path).map_err(model_error)?;
+        let path_str = path.to_str().ok_or_else(|| model_error("path is not valid UTF-8".into()))?;
+        let context = WhisperContext::new_with_params(path_str, WhisperContextParameters::default())
+            .map_err(|e| model_error(format!("whisper.cpp could not load it: {e}")))?;
+        let state = context
+            .create_state()
+            .map_err(|e| model_error(format!("could not create inference state: {e}")))?;
+        Ok(WhisperEngine { state, _context: context, options, padded: Vec::new() })
+    }
+
+    /// Encoder context for `samples` of (padded) audio: enough to cover it,
+    /// never below the floor that keeps tiny.en from looping on short clips.
+    fn audio_ctx_for(&self, samples: usize) -> usize {
+        (samples / SAMPLES_PER_AUDIO_CTX + 32).max(self.options.min_audio_ctx).min(FULL_AUDIO_CTX)
+    }
+
+    /// Token cap proportional to the audio: fast speech is ~4 tokens/s, so a
+    /// generous cap still stops a hallucinated loop early.
+    fn max_tokens_for(&self, samples: usize) -> usize {
+        let seconds = samples as f64 / SAMPLE_RATE;
+        ((seconds * self.options.max_tokens_per_s).ceil() as usize + 8).min(self.options.max_tokens)
+    }
+}
+
+fn check_ggml_magic(path: &Path) -> Result<(), String> {
+    use std::io::Read;
+    let mut magic = [0u8; 4];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .map_err(|e| e.to_string())?;
+    if u32::from_le_bytes(magic) != 0x6767_6d6c {
+        return Err("not a Whisper ggml model (bad magic)".into());
+    }
+    Ok(())
+}
+
+impl SpeechToText for WhisperEngine {
+    fn transcribe(&mut self, audio: &[f32]) -> Result<String, TranscribeError> {
+        let pad_before = (self.options.pad_before_s * SAMPLE_RATE) as usize;
+        let pad_after = (self.options.pad_after_s * SAMPLE_RATE) as usize;
+        // Reuse one buffer: the worker transcribes thousands of utterances per call.
+        self.padded.clear();
+        self.padded.resize(pad_before, 0.0);
+        self.padded.extend_from_slice(audio);
+        self.padded.resize(pad_before + audio.len() + pad_after, 0.0);
+        // whisper.cpp rejects input under 100 ms; pad to a full second so the
+        // reduced context always sees a sane amount of audio.
+        if self.padded.len() < SAMPLE_RATE as usize {
+            self.padded.resize(SAMPLE_RATE as usize, 0.0);
+        }
+        let samples = self.padded.len();
+
+        let strategy = if self.options.beam_size > 1 {
+            SamplingStrategy::BeamSearch { beam_size: self.options.beam_size as i32, patience: -1.0 }
+        } else {
+            SamplingStrategy::Greedy { best_of: 1 }
+        };
+        let mut params = FullParams::new(strategy);
+        params.set_n_threads(self.options.threads as i32);
+        params.set_language(Some("en"));
+        params.set_translate(false);
+        // Each utterance stands alone: carrying text across utterances is what
+        // lets Whisper repeat itself on silence.
+        params.set_no_context(true);
+        params.set_single_segment(true);
+        // Decoding with timestamp tokens is markedly more robust on short
+        // clips: without them tiny.en often emits end-of-text mid-sentence.
+        params.set_no_timestamps(false);
+        params.set_suppress_blank(true);
+        params.set_suppress_nst(true);
+        params.set_temperature(0.0);
+        // No temperature fallback: it multiplies latency; the token cap and
+        // the loop filter below handle the rare degenerate decode.
+        params.set_temperature_inc(0.0);
+        params.set_audio_ctx(self.audio_ctx_for(samples) as i32);
+        params.set_max_tokens(self.max_tokens_for(samples) as i32);
+        params.set_print_special(false);
+        params.set_print_progress(false);
+        params.set_print_realtime(false);
+        params.set_print_timestamps(false);
+
+        self.state
+            .full(params, &self.padded)
+            .map_err(|e| TranscribeError::Inference(e.to_string()))?;
+        let mut text = String::new();
+        for segment in self.state.as_iter() {
+            if let Ok(piece) = segment.to_str_lossy() {
+                text.push_str(&piece);
+            }
+        }
+        Ok(text)
+    }
+}
+

@@ -9,6 +9,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::audio::capture::CaptureConfig;
+use crate::coach::CoachConfig;
+use crate::segment::SegmenterConfig;
 use crate::transcribe::TranscribeOptions;
 
 /// The Whisper model callcoach uses when none is configured.
@@ -35,6 +38,21 @@ pub struct Config {
     pub transcribe: TranscribeOptions,
     /// Per-call journals and recovery briefs live here (XDG data directory by default).
     pub data_dir: PathBuf,
+    /// One folder per call with brief.md, brief.json and the transcript.
+    pub briefs_dir: PathBuf,
+    /// Per-account next-call prep files (Markdown), updated after each call.
+    pub prep_dir: PathBuf,
+    /// Cross-call history (SQLite).
+    pub history_db: PathBuf,
+    /// The per-install WebSocket token file (0600).
+    pub token_file: PathBuf,
+    pub capture: CaptureConfig,
+    pub segmenter: SegmenterConfig,
+    pub coach: CoachConfig,
+    pub server: ServerSettings,
+    pub call: CallSettings,
+    /// Rep name recorded with each call (history is keyed by rep and account).
+    pub rep_name: Option<String>,
     /// The file this came from, if any.
     pub source: Option<PathBuf>,
 }
@@ -48,6 +66,63 @@ struct RawConfig {
     transcribe: Option<TranscribeOptions>,
     #[serde(default)]
     paths: RawPaths,
+    #[serde(default)]
+    capture: Option<CaptureConfig>,
+    #[serde(default)]
+    segmenter: Option<SegmenterConfig>,
+    #[serde(default)]
+    coach: Option<CoachConfig>,
+    #[serde(default)]
+    server: Option<ServerSettings>,
+    #[serde(default)]
+    call: Option<CallSettings>,
+    #[serde(default)]
+    rep: RawRep,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRep {
+    name: Option<String>,
+}
+
+/// `[server]`: where the overlay and WebSocket listen.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Loopback only unless `allow_non_loopback`.
+    pub host: String,
+    pub port: u16,
+    pub allow_non_loopback: bool,
+    /// Extra origins allowed to open the WebSocket.
+    pub allowed_origins: Vec<String>,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings { host: "127.0.0.1".into(), port: 7345, allow_non_loopback: false, allowed_origins: Vec::new() }
+    }
+}
+
+/// `[call]`: the call lifecycle of `callcoach run`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CallSettings {
+    /// Start a call by itself when both channels carry speech.
+    pub auto_start: bool,
+    /// Both sides must have spoken this much within `auto_start_window_s` to start a call.
+    pub auto_start_speech_s: f64,
+    pub auto_start_window_s: f64,
+    /// End a call after this many minutes with no speech on either channel.
+    pub auto_end_silence_min: f64,
+    /// Suppress far-end echo on the mic channel.
+    pub echo_gate: bool,
+}
+
+impl Default for CallSettings {
+    fn default() -> Self {
+        CallSettings { auto_start: true, auto_start_speech_s: 2.0, auto_start_window_s: 30.0, auto_end_silence_min: 3.0, echo_gate: true }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -63,6 +138,9 @@ struct RawModel {
 #[serde(deny_unknown_fields)]
 struct RawPaths {
     data_dir: Option<PathBuf>,
+    briefs_dir: Option<PathBuf>,
+    prep_dir: Option<PathBuf>,
+    history_db: Option<PathBuf>,
 }
 
 impl Config {
@@ -134,7 +212,37 @@ impl Config {
         if !(0.0..=2.0).contains(&transcribe.pad_before_s) || !(0.0..=2.0).contains(&transcribe.pad_after_s) {
             return Err(invalid("transcribe.pad_before_s/pad_after_s", "padding must be 0–2 s".into()));
         }
-        Ok(Config { models_dir, model_path, transcribe, data_dir, source: source.map(Path::to_path_buf) })
+        let capture = raw.capture.unwrap_or_default();
+        let segmenter = raw.segmenter.unwrap_or_default();
+        segmenter.validate().map_err(|e| invalid(&format!("segmenter.{}", e.key), format!("{} ({})", e.value, e.problem)))?;
+        let coach = raw.coach.unwrap_or_default();
+        coach.validate().map_err(|e| invalid("coach", e.to_string()))?;
+        let call = raw.call.unwrap_or_default();
+        if !(call.auto_end_silence_min > 0.0) {
+            return Err(invalid("call.auto_end_silence_min", "must be above 0".into()));
+        }
+        let server = raw.server.unwrap_or_default();
+        let briefs_dir = raw.paths.briefs_dir.map(resolve).unwrap_or_else(|| data_dir.join("briefs"));
+        let prep_dir = raw.paths.prep_dir.map(resolve).unwrap_or_else(|| data_dir.join("prep"));
+        let history_db = raw.paths.history_db.map(resolve).unwrap_or_else(|| data_dir.join("history.sqlite"));
+        let token_file = xdg_config_home().join("callcoach").join("token");
+        Ok(Config {
+            models_dir,
+            model_path,
+            transcribe,
+            token_file,
+            briefs_dir,
+            prep_dir,
+            history_db,
+            data_dir,
+            capture,
+            segmenter,
+            coach,
+            server,
+            call,
+            rep_name: raw.rep.name,
+            source: source.map(Path::to_path_buf),
+        })
     }
 }
 

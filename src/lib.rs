@@ -22,6 +22,7 @@ pub mod brief;
 pub mod call;
 pub mod coach;
 pub mod config;
+pub mod daemon;
 pub mod events;
 pub mod history;
 pub mod journal;

@@ -10,8 +10,10 @@ use clap::{Parser, Subcommand};
 
 use callcoach::config::Config;
 use callcoach::model::{self, Quant};
-use callcoach::audio::replay::{self, Speed};
-use callcoach::pipeline::{self, PipelineOptions};
+use callcoach::audio::replay::Speed;
+use callcoach::brief::{self, BriefPaths, CallRecord};
+use callcoach::coach::CallPrep;
+use callcoach::daemon;
 use callcoach::recording;
 use callcoach::synth;
 use callcoach::segment::SegmenterConfig;
@@ -67,9 +69,58 @@ enum Command {
         /// 1 paces like live capture; "max" runs as fast as it can.
         #[arg(long, default_value = "1")]
         speed: Speed,
-        /// Collect what the call produces (journal, events) here too.
+        /// Collect what the call produces (journal, events, brief) here too.
         #[arg(long)]
         out: Option<PathBuf>,
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Serve the overlay while replaying, on this port (0 = any free port).
+        #[arg(long)]
+        serve: Option<u16>,
+        /// Keep serving this many seconds after the call ends.
+        #[arg(long, default_value = "0")]
+        linger: f64,
+        #[command(flatten)]
+        prep: PrepArgs,
+    },
+    /// Run the daemon: capture mic and far end, serve the overlay, coach live calls.
+    Run {
+        #[arg(long)]
+        model: Option<PathBuf>,
+    },
+    /// List capture devices by the names the config takes; likely monitors are marked.
+    Devices,
+    /// Start or end a call on the running daemon.
+    Call {
+        #[command(subcommand)]
+        command: CallCommand,
+    },
+    /// Build the recovery brief from a call's journal (crash recovery).
+    Brief {
+        #[arg(long)]
+        from_journal: PathBuf,
+        /// Also write the brief files here.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[command(flatten)]
+        prep: PrepArgs,
+    },
+    /// Which root causes dominate, per rep and for the team, and their trend.
+    Patterns {
+        #[arg(long)]
+        rep: Option<String>,
+        /// Window in days.
+        #[arg(long, default_value = "30")]
+        days: i64,
+    },
+    /// Evaluate the brief on the labelled set of synthetic calls.
+    Eval {
+        /// Directory of labelled calls (NAME.txt + NAME.toml).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// "text" (from the scripts) or "audio" (espeak-ng → whisper → brief).
+        #[arg(long, default_value = "text")]
+        mode: String,
         #[arg(long)]
         model: Option<PathBuf>,
     },
@@ -83,6 +134,75 @@ enum Command {
         #[arg(long)]
         truth: Option<PathBuf>,
     },
+}
+
+/// Per-call prep: who the call is with and what it is for.
+#[derive(clap::Args, Default, Clone)]
+struct PrepArgs {
+    #[arg(long)]
+    account: Option<String>,
+    /// The prospect's name.
+    #[arg(long)]
+    contact: Option<String>,
+    /// The prospect's role.
+    #[arg(long)]
+    role: Option<String>,
+    /// The rep's name (default from the config's [rep] name).
+    #[arg(long)]
+    rep_name: Option<String>,
+    /// Agenda items, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    agenda: Vec<String>,
+    /// Known competitors, comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    competitors: Vec<String>,
+    /// Planned call length in minutes.
+    #[arg(long)]
+    minutes: Option<f64>,
+    /// A prep file (TOML) instead of the flags.
+    #[arg(long)]
+    prep_file: Option<PathBuf>,
+}
+
+impl PrepArgs {
+    fn to_prep(&self, config: &Config) -> anyhow::Result<CallPrep> {
+        let mut prep = match &self.prep_file {
+            Some(path) => CallPrep::load(path)?,
+            None => CallPrep::default(),
+        };
+        prep.account = self.account.clone().or(prep.account);
+        prep.contact_name = self.contact.clone().or(prep.contact_name);
+        prep.contact_role = self.role.clone().or(prep.contact_role);
+        prep.rep_name = self.rep_name.clone().or(prep.rep_name).or_else(|| config.rep_name.clone());
+        if !self.agenda.is_empty() {
+            prep.agenda = self.agenda.iter().map(|a| a.trim().to_string()).filter(|a| !a.is_empty()).collect();
+        }
+        if !self.competitors.is_empty() {
+            prep.competitors = self.competitors.iter().map(|a| a.trim().to_string()).filter(|a| !a.is_empty()).collect();
+        }
+        prep.planned_minutes = self.minutes.or(prep.planned_minutes);
+        Ok(prep)
+    }
+}
+
+#[derive(Subcommand)]
+enum CallCommand {
+    /// Start a call with its prep.
+    Start {
+        #[arg(long)]
+        account: Option<String>,
+        #[arg(long)]
+        contact: Option<String>,
+        #[arg(long)]
+        role: Option<String>,
+        /// Agenda items, comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        agenda: Vec<String>,
+        #[arg(long)]
+        minutes: Option<u32>,
+    },
+    /// End the current call (the brief follows).
+    End,
 }
 
 #[derive(Subcommand)]
@@ -166,7 +286,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 print!("{}", recording::format_segments(&segments));
             }
         }
-        Command::Replay { file, rep, prospect, swap, speed, out, model } => {
+        Command::Replay { file, rep, prospect, swap, speed, out, model, serve, linger, prep } => {
             let (call, label) = match (file, rep, prospect) {
                 (Some(file), _, _) => (callcoach::audio::file::load_call(&file, swap)?, file.display().to_string()),
                 (None, Some(rep), Some(prospect)) => {
@@ -175,31 +295,92 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 _ => anyhow::bail!("replay needs a stereo FILE, or --rep A.wav --prospect B.wav"),
             };
-            let engine = WhisperEngine::load(&model.unwrap_or_else(|| config.model_path.clone()), config.transcribe.clone())?;
-            let call_id = new_call_id();
-            let mut options = PipelineOptions::new(&call_id, label);
-            options.realtime = speed.is_realtime();
-            let call_dir = config.data_dir.join("calls").join(&call_id);
-            options.journal_paths.push(call_dir.join("journal.jsonl"));
-            options.events_path = Some(call_dir.join("events.jsonl"));
-            if let Some(out) = &out {
-                options.journal_paths.push(out.join("journal.jsonl"));
-                options.events_path = Some(out.join("events.jsonl"));
-            }
-            let stop = stop_on_signals()?;
-            let (tx, rx) = crossbeam_channel::bounded(256);
-            let replay = replay::start(call, speed, tx, stop.clone());
-            let outcome = pipeline::run_call(rx, engine, options, Vec::new(), stop)?;
-            let _ = replay.join();
+            let request = daemon::ReplayRequest {
+                call,
+                label,
+                speed,
+                out,
+                model: model.unwrap_or_else(|| config.model_path.clone()),
+                prep: prep.to_prep(&config)?,
+                serve_port: serve,
+                linger: std::time::Duration::from_secs_f64(linger.max(0.0)),
+            };
+            let (outcome, brief) = daemon::replay(&config, request, stop_on_signals()?)?;
             print!("{}", recording::format_segments(&outcome.segments));
             eprintln!(
-                "call {}: {:.1} s, rep talk share {:.0}%, {} utterances, journal {}",
+                "call {}: {:.1} s, rep talk share {:.0}%, {} utterances; brief: {} ({}, {})",
                 outcome.call_id,
                 outcome.duration_s,
                 outcome.talk_ratio_rep() * 100.0,
                 outcome.utterances.len(),
-                outcome.journal_paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+                brief.folder.display(),
+                brief.brief.outcome.as_str(),
+                brief.brief.primary_root_cause().map_or("no root cause", |c| c.as_str()),
             );
+        }
+        Command::Run { model } => {
+            let model = model.unwrap_or_else(|| config.model_path.clone());
+            daemon::run_live(&config, model, stop_on_signals()?)?;
+        }
+        Command::Devices => {
+            let devices = callcoach::audio::capture::list_devices_on(config.capture.host)?;
+            for device in devices {
+                println!("{}{}", device.name, if device.is_monitor_likely { "    (likely monitor: use as far_end)" } else { "" });
+            }
+        }
+        Command::Call { command } => {
+            let token = callcoach::server::load_or_create_token(&config.token_file)?;
+            let (path, body) = match command {
+                CallCommand::Start { account, contact, role, agenda, minutes } => (
+                    "/api/call/start",
+                    serde_json::to_value(callcoach::server::CallPrep { account, contact, role, agenda, minutes })?,
+                ),
+                CallCommand::End => ("/api/call/end", serde_json::json!({})),
+            };
+            let url = format!("http://127.0.0.1:{}{path}", config.server.port);
+            ureq::post(&url)
+                .set("Authorization", &format!("Bearer {}", token.as_str()))
+                .timeout(std::time::Duration::from_secs(5))
+                .set("Content-Type", "application/json")
+                .send_string(&body.to_string())
+                .with_context(|| format!("asking the daemon at {url} (is `callcoach run` running?)"))?;
+            println!("ok");
+        }
+        Command::Brief { from_journal, out, prep } => {
+            let record = callcoach::journal::read(&from_journal)?;
+            let mut call = CallRecord::from_journal(record);
+            let given = prep.to_prep(&config)?;
+            if given != CallPrep::default() {
+                call = call.with_prep(given);
+            }
+            let paths = BriefPaths {
+                briefs_dir: config.briefs_dir.clone(),
+                prep_dir: Some(config.prep_dir.clone()),
+                history_db: Some(config.history_db.clone()),
+            };
+            let output = brief::after_call(&call, &paths, chrono::Utc::now())?;
+            if let Some(out) = out {
+                brief::writer::write_folder(&output.brief, &call, &out)?;
+            }
+            println!("{}", output.folder.display());
+        }
+        Command::Patterns { rep, days } => {
+            let store = callcoach::history::SqliteHistory::open(&config.history_db)?;
+            let now = chrono::Utc::now();
+            let report = callcoach::history::patterns(&store, rep.as_deref(), now - chrono::Duration::days(days), now)?;
+            print!("{}", report.to_markdown());
+        }
+        Command::Eval { dir, mode, model } => {
+            let dir = dir.unwrap_or_else(brief::eval::labelled_dir);
+            let report = match mode.as_str() {
+                "text" => brief::eval::evaluate_text(&dir)?,
+                "audio" => {
+                    let model = model.unwrap_or_else(|| config.model_path.clone());
+                    eval_from_audio(&config, &dir, &model)?
+                }
+                other => anyhow::bail!("unknown eval mode '{other}' (expected \"text\" or \"audio\")"),
+            };
+            print!("{}", report.to_markdown());
         }
         Command::Synth { script, out, truth } => {
             let text = std::fs::read_to_string(&script).with_context(|| format!("reading {}", script.display()))?;
@@ -221,10 +402,40 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `20261123-143005` plus a short random suffix, sortable and unique per call.
-fn new_call_id() -> String {
-    let now = chrono::Utc::now();
-    format!("{}-{:04x}", now.format("%Y%m%d-%H%M%S"), std::process::id() as u16 ^ now.timestamp_subsec_nanos() as u16)
+/// Mode (b) of the evaluation: render each labelled call with espeak-ng,
+/// replay it through the whole pipeline at full speed, and read the journal back.
+fn eval_from_audio(config: &Config, dir: &std::path::Path, model: &std::path::Path) -> anyhow::Result<brief::eval::EvalReport> {
+    let work = tempfile_dir()?;
+    let mut eval_config = config.clone();
+    eval_config.data_dir = work.join("data");
+    eval_config.briefs_dir = work.join("briefs");
+    eval_config.prep_dir = work.join("prep");
+    eval_config.history_db = work.join("history.sqlite");
+    let report = brief::eval::evaluate(dir, "audio (mode b)", &mut |call, rendered| {
+        let audio = callcoach::audio::file::CallAudio { rep: rendered.rep.clone(), prospect: Some(rendered.prospect.clone()) };
+        let request = daemon::ReplayRequest {
+            call: audio,
+            label: call.name.clone(),
+            speed: Speed::Max,
+            out: None,
+            model: model.to_path_buf(),
+            prep: call.prep.clone(),
+            serve_port: None,
+            linger: std::time::Duration::ZERO,
+        };
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (outcome, _) = daemon::replay(&eval_config, request, stop).map_err(|e| e.to_string())?;
+        let journal = callcoach::journal::read(&outcome.journal_paths[0]).map_err(|e| e.to_string())?;
+        Ok(CallRecord::from_journal(journal).with_prep(call.prep.clone()))
+    })?;
+    let _ = std::fs::remove_dir_all(&work);
+    Ok(report)
+}
+
+fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("callcoach-eval-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
 }
 
 /// A flag SIGINT and SIGTERM set, so the current call ends cleanly.

@@ -26,7 +26,9 @@ use crate::audio::source::{AudioEvent, HealthEvent, SOURCE_RATE};
 use crate::call::{Segment, Speaker, Utterance};
 use crate::events::{self, Event, Health, Metrics};
 use crate::journal::{self, Entry, Journal, JournalError};
-use crate::segment::{Segmenter, SegmenterConfig, SegmenterEvent};
+use crate::coach::{CallPrep, Coach, CoachConfig, CoachRecord, ObjectionLibrary};
+use crate::segment::echo::CallSegmenter;
+use crate::segment::{SegmenterConfig, SegmenterEvent};
 use crate::transcribe::{Job, SpeechToText, SubmitError, TranscribeError, Transcriber, Transcript};
 
 #[derive(Debug, thiserror::Error)]
@@ -52,12 +54,16 @@ pub struct PipelineOptions {
     /// Never wait for the transcriber (live capture and paced replay).
     pub realtime: bool,
     pub segmenter: SegmenterConfig,
+    /// Suppress far-end echo on the mic channel (speakerphone).
+    pub echo_gate: bool,
+    pub coach: CoachConfig,
+    pub objections: Arc<ObjectionLibrary>,
     /// Call-time interval between metrics messages.
     pub metrics_interval_s: f64,
     /// Final utterances allowed to wait for transcription before the oldest
     /// is given up (and reported) in real-time mode.
     pub max_backlog: usize,
-    pub prep: Option<serde_json::Value>,
+    pub prep: CallPrep,
 }
 
 impl PipelineOptions {
@@ -69,9 +75,12 @@ impl PipelineOptions {
             events_path: None,
             realtime: true,
             segmenter: SegmenterConfig::default(),
+            echo_gate: true,
+            coach: CoachConfig::default(),
+            objections: Arc::new(ObjectionLibrary::builtin()),
             metrics_interval_s: 0.5,
             max_backlog: 32,
-            prep: None,
+            prep: CallPrep::default(),
         }
     }
 }
@@ -105,6 +114,10 @@ pub struct CallOutcome {
     pub max_backlog_seen: usize,
     /// End-of-speech → final-transcript latency per utterance, seconds of call time.
     pub final_latencies_s: Vec<f64>,
+    /// Everything the coach saw (objections, questions, next step…), for the brief.
+    pub coach: Option<CoachRecord>,
+    /// Prompts sent during the call.
+    pub prompts: Vec<crate::coach::Prompt>,
 }
 
 impl CallOutcome {
@@ -140,7 +153,11 @@ impl Publisher {
 /// The state of one call on the pipeline thread.
 struct CallState {
     options: PipelineOptions,
-    segmenters: [Segmenter; 2],
+    segmenter: CallSegmenter,
+    coach: Coach,
+    /// Talk time already reported to the coach, per channel.
+    voiced_s: [f64; 2],
+    next_tick_s: f64,
     /// Samples received per channel: the call clock.
     samples_seen: [u64; 2],
     /// Recent mean-square level per channel, for meters.
@@ -175,10 +192,10 @@ pub fn run_call<E: SpeechToText + 'static>(
     };
     let transcriber = Transcriber::spawn(engine, if options.realtime { 4 } else { 8 });
     let mut state = CallState {
-        segmenters: [
-            Segmenter::new(Speaker::Rep, options.segmenter.clone()),
-            Segmenter::new(Speaker::Prospect, options.segmenter.clone()),
-        ],
+        segmenter: CallSegmenter::new(options.segmenter.clone(), options.echo_gate),
+        coach: Coach::new(options.coach.clone(), options.prep.clone(), options.objections.clone()),
+        voiced_s: [0.0; 2],
+        next_tick_s: 0.0,
         samples_seen: [0; 2],
         level_ms: [0.0; 2],
         journal,
@@ -219,18 +236,19 @@ impl CallState {
 
     fn start(&mut self) -> Result<(), PipelineError> {
         let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let prep = Some(serde_json::to_value(&self.options.prep).expect("prep serialises"));
         self.journal.append(&Entry::CallStarted {
             version: journal::JOURNAL_VERSION,
             call_id: self.options.call_id.clone(),
             started_at: started_at.clone(),
             source: self.options.source_label.clone(),
-            prep: self.options.prep.clone(),
+            prep: prep.clone(),
         })?;
         self.publisher.publish(&Event::CallStarted {
             call_id: self.options.call_id.clone(),
             started_at,
             source: self.options.source_label.clone(),
-            prep: self.options.prep.clone(),
+            prep,
         })
     }
 
@@ -243,13 +261,43 @@ impl CallState {
             self.level_ms[channel] = 0.96 * self.level_ms[channel] + 0.04 * mean_square;
         }
         let mut seg_events = std::mem::take(&mut self.seg_events);
-        self.segmenters[channel].push(samples, &mut seg_events);
+        self.segmenter.push(speaker, samples, &mut seg_events);
+        self.report_voice(speaker);
         for event in seg_events.drain(..) {
             self.on_segmenter_event(event, transcriber)?;
         }
         self.seg_events = seg_events;
-        if self.now_s() >= self.next_metrics_s {
+        let now_s = self.now_s();
+        if now_s >= self.next_tick_s {
+            // Every 100 ms of call time: voice-only rules (talk ratio, ask
+            // and wait, monologue) fire from here without waiting for text.
+            self.coach.tick(now_s);
+            self.publish_prompts()?;
+            self.next_tick_s = now_s + 0.1;
+        }
+        if now_s >= self.next_metrics_s {
             self.publish_metrics(transcriber)?;
+        }
+        Ok(())
+    }
+
+    /// Tells the coach about new speech on `speaker`'s channel: the VAD's talk
+    /// time grew by `delta`, which ended now.
+    fn report_voice(&mut self, speaker: Speaker) {
+        let channel = speaker.channel();
+        let talk = self.segmenter.segmenter(speaker).talk_time_s();
+        let delta = talk - self.voiced_s[channel];
+        if delta > 1e-6 {
+            let end = self.samples_seen[channel] as f64 / SOURCE_RATE as f64;
+            self.coach.on_voice(speaker, (end - delta).max(0.0), end);
+            self.voiced_s[channel] = talk;
+        }
+    }
+
+    fn publish_prompts(&mut self) -> Result<(), PipelineError> {
+        for prompt in self.coach.drain_prompts() {
+            self.publisher.publish(&Event::Prompt(serde_json::to_value(&prompt).expect("prompts serialise")))?;
+            self.outcome.prompts.push(prompt);
         }
         Ok(())
     }
@@ -268,6 +316,7 @@ impl CallState {
             }
             SegmenterEvent::Final { utterance, audio } => {
                 self.journal.append(&Entry::Utterance(utterance.clone()))?;
+                self.coach.on_utterance_end(&utterance);
                 self.outcome.utterances.push(utterance.clone());
                 self.pending_finals.push_back(Job {
                     speaker: utterance.speaker,
@@ -328,9 +377,16 @@ impl CallState {
             speaker: segment.speaker,
             start_s: segment.start_s,
             end_s: segment.end_s,
-            text: segment.text,
+            text: segment.text.clone(),
             is_final: transcript.is_final,
-        })
+        })?;
+        if transcript.is_final {
+            // Text rules (objections, questions, next step) run as soon as the words exist.
+            self.coach.on_segment(&segment);
+            self.coach.tick(self.now_s());
+            self.publish_prompts()?;
+        }
+        Ok(())
     }
 
     fn on_health(&mut self, event: HealthEvent, transcriber: &Transcriber) -> Result<(), PipelineError> {
@@ -355,16 +411,8 @@ impl CallState {
 
     fn publish_metrics(&mut self, transcriber: &Transcriber) -> Result<(), PipelineError> {
         let t_s = self.now_s();
-        let rep = self.segmenters[0].talk_time_s();
-        let prospect = self.segmenters[1].talk_time_s();
-        let total = rep + prospect;
-        self.publisher.publish(&Event::Metrics(Metrics {
-            t_s,
-            talk_s_rep: rep,
-            talk_s_prospect: prospect,
-            talk_ratio_rep: if total > 0.0 { rep / total } else { 0.0 },
-            coach: None,
-        }))?;
+        let metrics = self.metrics(t_s);
+        self.publisher.publish(&Event::Metrics(metrics))?;
         let health = self.health(transcriber, None);
         self.publisher.publish(&Event::Health(health))?;
         self.next_metrics_s = t_s + self.options.metrics_interval_s;
@@ -373,8 +421,9 @@ impl CallState {
 
     fn finish(mut self, transcriber: Transcriber, reason: &str) -> Result<CallOutcome, PipelineError> {
         let mut seg_events = Vec::new();
-        for segmenter in &mut self.segmenters {
-            segmenter.finish(&mut seg_events);
+        self.segmenter.finish(&mut seg_events);
+        for speaker in Speaker::BOTH {
+            self.report_voice(speaker);
         }
         for event in seg_events {
             self.on_segmenter_event(event, &transcriber)?;
@@ -384,11 +433,15 @@ impl CallState {
         for result in transcriber.finish() {
             self.on_transcript(result?)?;
         }
-        self.outcome.talk_s_rep = self.segmenters[0].talk_time_s();
-        self.outcome.talk_s_prospect = self.segmenters[1].talk_time_s();
+        self.outcome.talk_s_rep = self.segmenter.segmenter(Speaker::Rep).talk_time_s();
+        self.outcome.talk_s_prospect = self.segmenter.segmenter(Speaker::Prospect).talk_time_s();
         self.outcome.duration_s = self.now_s();
         let t_s = self.outcome.duration_s;
-        self.publish_final_metrics()?;
+        self.coach.finish(t_s);
+        self.publish_prompts()?;
+        let metrics = self.metrics(t_s);
+        self.publisher.publish(&Event::Metrics(metrics))?;
+        self.outcome.coach = Some(self.coach.record());
         self.journal.append(&Entry::CallEnded { t_s, reason: reason.to_string() })?;
         self.journal.sync()?;
         self.publisher.publish(&Event::CallEnded { t_s, reason: reason.to_string() })?;
@@ -396,16 +449,25 @@ impl CallState {
         Ok(self.outcome)
     }
 
-    fn publish_final_metrics(&mut self) -> Result<(), PipelineError> {
-        let (rep, prospect) = (self.outcome.talk_s_rep, self.outcome.talk_s_prospect);
+    /// VAD talk time plus the coach's rolling figures.
+    fn metrics(&self, t_s: f64) -> Metrics {
+        let rep = self.segmenter.segmenter(Speaker::Rep).talk_time_s();
+        let prospect = self.segmenter.segmenter(Speaker::Prospect).talk_time_s();
         let total = rep + prospect;
-        self.publisher.publish(&Event::Metrics(Metrics {
-            t_s: self.outcome.duration_s,
+        let mut coach = serde_json::to_value(self.coach.metrics(t_s)).expect("metrics serialise");
+        if let serde_json::Value::Object(map) = &mut coach {
+            // These are reported from the segmenters directly.
+            for key in ["t_s", "talk_ratio_rep", "rep_talk_s", "prospect_talk_s"] {
+                map.remove(key);
+            }
+        }
+        Metrics {
+            t_s,
             talk_s_rep: rep,
             talk_s_prospect: prospect,
             talk_ratio_rep: if total > 0.0 { rep / total } else { 0.0 },
-            coach: None,
-        }))
+            coach: Some(coach),
+        }
     }
 }
 

@@ -39,7 +39,7 @@ use cpal::{FromSample, Sample, SizedSample};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use serde::{Deserialize, Serialize};
 
-use self::clock::{copy_similarity, CallClock, LevelMeter, RecentAudio};
+use self::clock::{CallClock, CopyDetector, LevelMeter, RecentAudio};
 use super::convert::StreamResampler;
 use super::source::{AudioEvent, HealthEvent, SOURCE_RATE};
 use crate::call::Speaker;
@@ -65,9 +65,10 @@ const STOP_PATIENCE: Duration = Duration::from_secs(1);
 const RING_SECONDS: usize = 4;
 /// How often the far end is compared with the mic (see `Worker::check_copy`).
 const COPY_CHECK: Duration = Duration::from_millis(500);
-/// Samples compared (0.5 s), and the largest offset searched (50 ms).
+/// Samples compared (0.5 s), and the largest offset searched either way
+/// (0.5 s: a re-routed stream lands anywhere within its buffering).
 const COPY_WINDOW: usize = SOURCE_RATE as usize / 2;
-const COPY_MAX_LAG: usize = SOURCE_RATE as usize / 20;
+const COPY_MAX_LAG: usize = SOURCE_RATE as usize / 2;
 /// Similarity above which the far end counts as a copy of the mic, and how
 /// many checks in a row must say so.
 const COPY_SIMILARITY: f64 = 0.98;
@@ -846,6 +847,7 @@ struct Worker {
     copy_streak: u32,
     copy_far: Vec<f32>,
     copy_mic: Vec<f32>,
+    copy_detector: CopyDetector,
     /// The pipeline hung up: stop, there is nobody to deliver to.
     disconnected: bool,
 }
@@ -899,6 +901,7 @@ impl Worker {
             copy_streak: 0,
             copy_far: Vec::with_capacity(COPY_WINDOW),
             copy_mic: Vec::with_capacity(COPY_WINDOW + 2 * COPY_MAX_LAG),
+            copy_detector: CopyDetector::new(COPY_WINDOW, COPY_WINDOW + 2 * COPY_MAX_LAG),
             disconnected: false,
         })
     }
@@ -1059,8 +1062,8 @@ impl Worker {
         {
             return;
         }
-        match copy_similarity(&self.copy_far, &self.copy_mic) {
-            Some(similarity) if similarity >= COPY_SIMILARITY => {
+        match self.copy_detector.similarity(&self.copy_far, &self.copy_mic) {
+            Some((similarity, _)) if similarity >= COPY_SIMILARITY => {
                 self.copy_streak += 1;
                 if self.copy_streak >= COPY_CHECKS {
                     self.copy_streak = 0;

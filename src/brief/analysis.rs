@@ -926,6 +926,35 @@ fn is_concession(words: &[String]) -> bool {
 }
 
 /// "I'd have to run it by our VP of Operations" -> "our VP of Operations".
+/// Words that name who decides.
+const ROLE_WORDS: &[&str] = &[
+    "vp",
+    "v",
+    "cfo",
+    "ceo",
+    "coo",
+    "cto",
+    "cio",
+    "boss",
+    "manager",
+    "director",
+    "head",
+    "owner",
+    "board",
+    "president",
+    "chief",
+    "partner",
+    "founder",
+    "controller",
+    "finance",
+    "procurement",
+    "legal",
+    "committee",
+    "team",
+    "wife",
+    "husband",
+];
+
 fn decision_maker(sentence: &str) -> Option<String> {
     let lower = sentence.to_lowercase();
     for marker in [
@@ -942,10 +971,85 @@ fn decision_maker(sentence: &str) -> Option<String> {
                 .take_while(|c| !matches!(c, '.' | ',' | ';' | '!' | '?'))
                 .collect();
             let phrase = phrase.trim();
-            if !phrase.is_empty() && phrase.split_whitespace().count() <= 6 {
+            // Only a phrase that names a role: a garbled transcript ("our meeting of
+            // operations") is better left as "the decision maker".
+            let names_role = text::words(phrase)
+                .iter()
+                .any(|w| ROLE_WORDS.contains(&w.as_str()));
+            if names_role && phrase.split_whitespace().count() <= 6 {
                 return Some(phrase.to_string());
             }
         }
+    }
+    None
+}
+
+/// Days a next step can name.
+const DAYS: &[&str] = &[
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "tomorrow",
+];
+
+/// Words that make a named day a plan (beyond `coach::text::detect_next_step`'s list,
+/// which misses "I could do Thursday at 11 or Friday at 9" and "okay, talk Thursday").
+const PLAN_WORDS: &[&str] = &[
+    "could do", "can do", "talk", "speak", "see you", "meet", "invite", "book", "call", "works",
+    "work for", "free on",
+];
+
+/// `coach::text::detect_next_step`, then a looser reading for transcripts it misses: a
+/// sentence naming a day with a plan word, not negated, not in the past or habitual.
+fn find_next_step(line: &str) -> Option<text::NextStepMatch> {
+    if let Some(m) = text::detect_next_step(line) {
+        return Some(m);
+    }
+    for s in text::sentences(line) {
+        let w = &s.words;
+        let Some(day) = w.iter().position(|x| DAYS.contains(&x.as_str())) else {
+            continue;
+        };
+        if has_any(w, PLAN_WORDS).is_none() || text::has_negation(w) {
+            continue;
+        }
+        if has_any(
+            w,
+            &[
+                "last",
+                "every",
+                "ago",
+                "yesterday",
+                "was",
+                "were",
+                "did",
+                "usually",
+            ],
+        )
+        .is_some()
+        {
+            continue;
+        }
+        let when: Vec<String> = w[day..]
+            .iter()
+            .take_while(|x| !matches!(x.as_str(), "or" | "and" | "i" | "we" | "with"))
+            .take(3)
+            .cloned()
+            .collect();
+        let tentative = text::sentence_is_question(&s)
+            || has_any(
+                w,
+                &["could do", "can do", "maybe", "how about", "what about"],
+            )
+            .is_some()
+            || w[day + 1..].iter().any(|x| DAYS.contains(&x.as_str()));
+        return Some(text::NextStepMatch {
+            phrase: s.original.clone(),
+            when: when.join(" "),
+            tentative,
+        });
     }
     None
 }
@@ -954,7 +1058,7 @@ fn next_step(a: &mut Analysis, sentences: &[Vec<Sentence>]) {
     let turns = &a.turns;
     let mut found: Option<NextStep> = None;
     for (i, t) in turns.iter().enumerate() {
-        let Some(m) = text::detect_next_step(&t.text) else {
+        let Some(m) = find_next_step(&t.text) else {
             continue;
         };
         let reply = turns[i + 1..].iter().find(|n| n.speaker != t.speaker);
@@ -962,7 +1066,7 @@ fn next_step(a: &mut Analysis, sentences: &[Vec<Sentence>]) {
             Some(r) => {
                 let rw = text::words(&r.text);
                 let refused = has_any(&rw, ACCEPT_BLOCKERS).is_some();
-                let counter = text::detect_next_step(&r.text);
+                let counter = find_next_step(&r.text);
                 !refused
                     && (text::is_acceptance(&r.text)
                         || counter.as_ref().is_some_and(|c| !c.tentative))
@@ -1020,7 +1124,7 @@ fn next_step(a: &mut Analysis, sentences: &[Vec<Sentence>]) {
                 let asked = turns[i + 1..]
                     .iter()
                     .take_while(|n| n.speaker == Speaker::Rep)
-                    .any(|n| text::detect_next_step(&n.text).is_some());
+                    .any(|n| find_next_step(&n.text).is_some());
                 if !asked {
                     a.findings.push(Finding {
                         t_s: t.time_of(&s.original),
@@ -1769,7 +1873,31 @@ fn pain_quote(a: &Analysis, sentences: &[Vec<Sentence>]) -> Option<String> {
             }
         }
     }
-    best.map(|b| clip(&b.1, 160))
+    best.map(|b| clip(&strip_discourse(&b.1), 160))
+}
+
+/// "Sure, we're trying to…" -> "We're trying to…": a quote starts at its content.
+fn strip_discourse(s: &str) -> String {
+    const OPENERS: &[&str] = &[
+        "sure", "okay", "ok", "honestly", "well", "so", "yes", "yeah", "right", "oh", "and", "but",
+        "um", "uh",
+    ];
+    let mut rest = s.trim();
+    loop {
+        let Some((head, tail)) = rest.split_once([',', ' ']) else {
+            break;
+        };
+        if !OPENERS.contains(&head.to_lowercase().as_str())
+            || tail.trim().split_whitespace().count() < 5
+        {
+            break;
+        }
+        rest = tail.trim_start_matches([',', ' ']);
+    }
+    let mut c = rest.chars();
+    c.next()
+        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+        .unwrap_or_default()
 }
 
 /// A good open question the rep asked (or should ask again).
@@ -2195,6 +2323,33 @@ mod tests {
     }
 
     #[test]
+    fn next_steps_whisper_writes_loosely_are_still_found() {
+        let r = record(&[
+            (R, "Could we book thirty minutes with your CFO? I could do Thursday at 11 or Friday at 9"),
+            (P, "Thursday, 11, I will forward the invite."),
+        ]);
+        let a = analyse(&r, &BriefConfig::default());
+        assert!(a.next_step.secured, "{:?}", a.next_step);
+        let r = record(&[
+            (R, "Great, I'll bring the numbers."),
+            (P, "Okay, talk Thursday."),
+        ]);
+        assert!(analyse(&r, &BriefConfig::default()).next_step.secured);
+        for no in [
+            "We talked last Thursday.",
+            "We meet every Tuesday.",
+            "Thursday doesn't work for me.",
+        ] {
+            assert!(find_next_step(no).is_none(), "{no}");
+            let r = record(&[(R, "Great."), (P, no)]);
+            assert!(
+                !analyse(&r, &BriefConfig::default()).next_step.secured,
+                "{no}"
+            );
+        }
+    }
+
+    #[test]
     fn agenda_statement_is_recognised_in_the_first_ninety_seconds() {
         let r = record(&[(R, "Hi Dana. Here is what I'd like to cover: how you plan today, one feature, then next steps. Does that work?"), (P, "Sure.")]);
         assert!(analyse(&r, &BriefConfig::default()).metrics.agenda_stated);
@@ -2385,6 +2540,27 @@ mod tests {
         let (outcome, causes) = classify(&a, &BriefConfig::default());
         assert_eq!(outcome, Outcome::Good, "{causes:#?}\n{:#?}", a.findings);
         assert!(select_moments(&a, &causes, outcome, &BriefConfig::default()).is_empty());
+    }
+
+    #[test]
+    fn quotes_start_at_their_content_and_decision_makers_name_a_role() {
+        assert_eq!(
+            strip_discourse("Sure, we're trying to figure out why reps sell so little."),
+            "We're trying to figure out why reps sell so little."
+        );
+        assert_eq!(
+            strip_discourse("Honestly, but it's the dispatchers who burn out."),
+            "It's the dispatchers who burn out."
+        );
+        assert_eq!(strip_discourse("Okay."), "Okay.");
+        assert_eq!(
+            decision_maker("I'd have to run it by our VP of Operations.").as_deref(),
+            Some("our VP of Operations")
+        );
+        assert_eq!(
+            decision_maker("I have to run it by our meeting of operations."),
+            None
+        );
     }
 
     #[test]

@@ -4,6 +4,11 @@
 //!
 //! Thread: the `capture` thread only; plain data, no atomics.
 
+use std::sync::Arc;
+
+use realfft::num_complex::Complex;
+use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
+
 use crate::audio::source::SOURCE_RATE;
 
 /// Keeps one channel on the call clock.
@@ -158,7 +163,7 @@ impl Default for LevelMeter {
     }
 }
 
-/// The last second of a channel as delivered (audio and gap silence),
+/// The last two seconds of a channel as delivered (audio and gap silence),
 /// addressed by call-time sample index, so two channels can be compared at
 /// the same call time. Allocated once.
 #[derive(Debug, Clone)]
@@ -168,7 +173,7 @@ pub struct RecentAudio {
     end: u64,
 }
 
-const RECENT: usize = SOURCE_RATE as usize;
+const RECENT: usize = 2 * SOURCE_RATE as usize;
 
 impl RecentAudio {
     pub fn new() -> Self {
@@ -216,46 +221,99 @@ impl Default for RecentAudio {
     }
 }
 
-/// How much `far` looks like a sample-exact copy of `mic`: the best
-/// normalised cross-correlation over lags `0..=mic.len() - far.len()`.
-/// `None` when either side is too quiet or their levels differ by more than
-/// 6 dB, since then there is no evidence either way. Acoustic echo of the far
-/// end in a mic never comes close to 1: a room and a speaker are not a wire.
-pub fn copy_similarity(far: &[f32], mic: &[f32]) -> Option<f64> {
-    const QUIET_RMS: f64 = 0.003; // about -50 dBFS
-    let n = far.len();
-    if n == 0 || mic.len() < n {
-        return None;
-    }
-    let far_energy = dot(far, far);
-    let rms = |energy: f64| (energy / n as f64).sqrt();
-    let mut best = f64::MIN;
-    for lag in 0..=mic.len() - n {
-        let segment = &mic[lag..lag + n];
-        let mic_energy = dot(segment, segment);
-        if rms(far_energy) < QUIET_RMS || rms(mic_energy) < QUIET_RMS {
-            continue;
-        }
-        let ratio = (far_energy / mic_energy).sqrt();
-        if !(0.5..=2.0).contains(&ratio) {
-            continue;
-        }
-        best = best.max(dot(far, segment) / (far_energy * mic_energy).sqrt());
-    }
-    (best > f64::MIN).then_some(best)
+/// Decides whether one channel is a sample-exact copy of another: the best
+/// normalised cross-correlation of a window of `far` against a longer window
+/// of `mic`, over every offset, by FFT. Acoustic echo of the far end in a
+/// mic never comes close to 1: a room and a loudspeaker are not a wire.
+/// Buffers and FFT plans are made once, for one pair of window lengths.
+pub struct CopyDetector {
+    far_len: usize,
+    mic_len: usize,
+    forward: Arc<dyn RealToComplex<f64>>,
+    inverse: Arc<dyn ComplexToReal<f64>>,
+    time: Vec<f64>,
+    far_spectrum: Vec<Complex<f64>>,
+    mic_spectrum: Vec<Complex<f64>>,
+    correlation: Vec<f64>,
+    /// Prefix sums of the mic's squared samples: window energy at any offset.
+    mic_energy: Vec<f64>,
 }
 
-/// Dot product with independent accumulators, so it vectorises.
-fn dot(a: &[f32], b: &[f32]) -> f64 {
-    let mut acc = [0.0f32; 16];
-    let whole = a.len().min(b.len()) / 16 * 16;
-    for (x, y) in a[..whole].chunks_exact(16).zip(b[..whole].chunks_exact(16)) {
-        for k in 0..16 {
-            acc[k] += x[k] * y[k];
+impl CopyDetector {
+    /// For `far` windows of `far_len` samples searched inside `mic` windows
+    /// of `mic_len` (offsets `0..=mic_len - far_len`).
+    pub fn new(far_len: usize, mic_len: usize) -> Self {
+        assert!(far_len > 0 && mic_len >= far_len);
+        let n = (far_len + mic_len).next_power_of_two();
+        let mut planner = RealFftPlanner::<f64>::new();
+        let forward = planner.plan_fft_forward(n);
+        let inverse = planner.plan_fft_inverse(n);
+        CopyDetector {
+            far_len,
+            mic_len,
+            time: forward.make_input_vec(),
+            far_spectrum: forward.make_output_vec(),
+            mic_spectrum: forward.make_output_vec(),
+            correlation: inverse.make_output_vec(),
+            mic_energy: Vec::with_capacity(mic_len + 1),
+            forward,
+            inverse,
         }
     }
-    let tail: f32 = a[whole..].iter().zip(&b[whole..]).map(|(x, y)| x * y).sum();
-    acc.iter().map(|&v| v as f64).sum::<f64>() + tail as f64
+
+    /// `(similarity, offset)`: how well `far` matches `mic[offset..]` at the
+    /// best offset, from -1 to 1. `None` when either side is too quiet or
+    /// their levels differ by more than 6 dB at every offset: no evidence
+    /// either way.
+    pub fn similarity(&mut self, far: &[f32], mic: &[f32]) -> Option<(f64, usize)> {
+        const QUIET_RMS: f64 = 0.003; // about -50 dBFS
+        assert_eq!((far.len(), mic.len()), (self.far_len, self.mic_len), "window lengths fixed at construction");
+        let n = self.time.len();
+        let far_energy: f64 = far.iter().map(|&s| (s as f64).powi(2)).sum();
+        let rms = |energy: f64| (energy / self.far_len as f64).sqrt();
+        if rms(far_energy) < QUIET_RMS {
+            return None;
+        }
+        self.mic_energy.clear();
+        self.mic_energy.push(0.0);
+        let mut total = 0.0;
+        for &s in mic {
+            total += (s as f64).powi(2);
+            self.mic_energy.push(total);
+        }
+        // corr[k] = sum_i mic[i + k] * far[i] = IFFT(MIC * conj(FAR)) / n.
+        fill_padded(&mut self.time, far);
+        self.forward.process(&mut self.time, &mut self.far_spectrum).ok()?;
+        fill_padded(&mut self.time, mic);
+        self.forward.process(&mut self.time, &mut self.mic_spectrum).ok()?;
+        for (m, f) in self.mic_spectrum.iter_mut().zip(&self.far_spectrum) {
+            *m *= f.conj();
+        }
+        // Real input: the DC and Nyquist bins are real; say so exactly.
+        let last = self.mic_spectrum.len() - 1;
+        self.mic_spectrum[0].im = 0.0;
+        self.mic_spectrum[last].im = 0.0;
+        self.inverse.process(&mut self.mic_spectrum, &mut self.correlation).ok()?;
+        let mut best: Option<(f64, usize)> = None;
+        for offset in 0..=self.mic_len - self.far_len {
+            let mic_energy = self.mic_energy[offset + self.far_len] - self.mic_energy[offset];
+            if rms(mic_energy) < QUIET_RMS || !(0.25..=4.0).contains(&(far_energy / mic_energy)) {
+                continue;
+            }
+            let similarity = self.correlation[offset] / n as f64 / (far_energy * mic_energy).sqrt();
+            if best.is_none_or(|(b, _)| similarity > b) {
+                best = Some((similarity, offset));
+            }
+        }
+        best
+    }
+}
+
+fn fill_padded(buffer: &mut [f64], samples: &[f32]) {
+    for (slot, &s) in buffer.iter_mut().zip(samples) {
+        *slot = s as f64;
+    }
+    buffer[samples.len()..].fill(0.0);
 }
 
 #[cfg(test)]
@@ -354,23 +412,24 @@ mod tests {
 
     #[test]
     fn a_copy_is_recognised_and_echo_or_other_speech_is_not() {
-        let mic = noise(9_600, 1);
-        // The same samples 7 ms later: a re-routed stream.
-        let far: Vec<f32> = mic[912..912 + 8_000].to_vec();
-        let similarity = copy_similarity(&far, &mic).unwrap();
+        let mic = noise(24_000, 1);
+        let mut detector = CopyDetector::new(8_000, 24_000);
+        // The same samples 300 ms later: a re-routed stream.
+        let far: Vec<f32> = mic[12_800..12_800 + 8_000].to_vec();
+        let (similarity, offset) = detector.similarity(&far, &mic).unwrap();
         assert!(similarity > 0.999, "{similarity}");
+        assert_eq!(offset, 12_800);
         // Echo: the far end, attenuated, delayed and smeared, plus the rep's own voice.
-        let other = noise(9_600, 2);
-        let echoic: Vec<f32> = (0..9_600)
-            .map(|i| other[i] + 0.5 * mic[i.saturating_sub(640)] + 0.3 * mic[i.saturating_sub(700)])
-            .collect();
-        let similarity = copy_similarity(&far, &echoic).unwrap();
+        let other = noise(24_000, 2);
+        let echoic: Vec<f32> =
+            (0..24_000).map(|i| other[i] + 0.5 * mic[i.saturating_sub(640)] + 0.3 * mic[i.saturating_sub(700)]).collect();
+        let (similarity, _) = detector.similarity(&far, &echoic).unwrap();
         assert!(similarity < 0.9, "{similarity}");
         // Unrelated speech, and silence.
-        assert!(copy_similarity(&far, &other).unwrap() < 0.1);
-        assert_eq!(copy_similarity(&far, &vec![0.0; 9_600]), None);
-        // Much quieter is no evidence either way.
+        assert!(detector.similarity(&far, &other).unwrap().0 < 0.1);
+        assert_eq!(detector.similarity(&far, &vec![0.0; 24_000]), None);
+        // 20 dB quieter is no evidence either way.
         let quiet: Vec<f32> = mic.iter().map(|s| s * 0.1).collect();
-        assert_eq!(copy_similarity(&far, &quiet), None);
+        assert_eq!(detector.similarity(&far, &quiet), None);
     }
 }

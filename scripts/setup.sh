@@ -26,9 +26,12 @@ install_packages() {
 }
 
 # Build tools (whisper.cpp is built from source by whisper-rs-sys; cpal needs ALSA headers)
-# and the runtime tools the demo and tests use (espeak-ng voices, PulseAudio null sinks).
+# and the runtime tools the demo and tests use (espeak-ng voices, PulseAudio null sinks,
+# headless Chromium for the overlay's browser test; node and npm run its driver, and are
+# only installed from Debian when no node is present, e.g. not over NodeSource's).
 BUILD_PACKAGES=(build-essential cmake clang libclang-dev pkg-config libasound2-dev ca-certificates)
-RUNTIME_PACKAGES=(espeak-ng sox pulseaudio pulseaudio-utils libasound2-plugins)
+RUNTIME_PACKAGES=(espeak-ng sox pulseaudio pulseaudio-utils libasound2-plugins chromium)
+command -v node >/dev/null && command -v npm >/dev/null || RUNTIME_PACKAGES+=(nodejs npm)
 
 setup_common() {
     install_packages "${BUILD_PACKAGES[@]}" "${RUNTIME_PACKAGES[@]}"

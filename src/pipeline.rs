@@ -157,6 +157,11 @@ struct CallState {
     coach: Coach,
     /// Talk time already reported to the coach, per channel.
     voiced_s: [f64; 2],
+    /// Call time of the far end's last speech, and the rep's talk time then:
+    /// a rep talking on while the far end stays silent suggests the wrong
+    /// far-end source (or a muted call app).
+    last_far_end_voice_s: f64,
+    rep_talk_at_far_end_voice_s: f64,
     next_tick_s: f64,
     /// Samples received per channel: the call clock.
     samples_seen: [u64; 2],
@@ -195,6 +200,8 @@ pub fn run_call<E: SpeechToText + 'static>(
         segmenter: CallSegmenter::new(options.segmenter.clone(), options.echo_gate),
         coach: Coach::new(options.coach.clone(), options.prep.clone(), options.objections.clone()),
         voiced_s: [0.0; 2],
+        last_far_end_voice_s: 0.0,
+        rep_talk_at_far_end_voice_s: 0.0,
         next_tick_s: 0.0,
         samples_seen: [0; 2],
         level_ms: [0.0; 2],
@@ -291,6 +298,10 @@ impl CallState {
             let end = self.samples_seen[channel] as f64 / SOURCE_RATE as f64;
             self.coach.on_voice(speaker, (end - delta).max(0.0), end);
             self.voiced_s[channel] = talk;
+            if speaker == Speaker::Prospect {
+                self.last_far_end_voice_s = end;
+                self.rep_talk_at_far_end_voice_s = self.voiced_s[Speaker::Rep.channel()];
+            }
         }
     }
 
@@ -402,11 +413,19 @@ impl CallState {
             t_s: self.now_s(),
             level_db_rep: db(self.level_ms[0]),
             level_db_prospect: db(self.level_ms[1]),
-            far_end_silent: false,
+            far_end_silent: self.far_end_silent(),
             backlog: self.pending_finals.len() + transcriber.backlog(),
             dropped_jobs: self.outcome.dropped_jobs,
             event,
         }
+    }
+
+    /// True after 45 s without far-end speech during which the rep spoke 20 s or more.
+    fn far_end_silent(&self) -> bool {
+        const SILENT_FOR_S: f64 = 45.0;
+        const REP_SPOKE_S: f64 = 20.0;
+        let rep_since = self.voiced_s[Speaker::Rep.channel()] - self.rep_talk_at_far_end_voice_s;
+        self.now_s() - self.last_far_end_voice_s >= SILENT_FOR_S && rep_since >= REP_SPOKE_S
     }
 
     fn publish_metrics(&mut self, transcriber: &Transcriber) -> Result<(), PipelineError> {
@@ -480,4 +499,75 @@ fn private_append(path: &std::path::Path) -> std::io::Result<File> {
         options.mode(0o600);
     }
     options.open(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audio::file::CallAudio;
+    use crate::audio::replay::{self, Speed};
+    use crate::synth;
+    use crate::transcribe::fake::FakeEngine;
+
+    /// The plumbing end to end with a stand-in engine: every scripted line
+    /// becomes one journaled utterance with a transcript, metrics flow at
+    /// 2 Hz of call time, and the events file opens and closes the call.
+    #[test]
+    fn replayed_call_is_journaled_and_published() {
+        let script = "rep: Thanks for joining today, how is the week going?\nprospect: Busy, but good. We are hiring two people.\nrep: What made you look at scheduling tools now?\nprospect: Our spreadsheets broke last month.\n";
+        let call = synth::render(&synth::parse_script(script).unwrap(), &synth::Voices::default()).expect("espeak-ng");
+        let dir = tempfile::tempdir().unwrap();
+        let mut options = PipelineOptions::new("test-call", "test");
+        options.realtime = false;
+        options.journal_paths = vec![dir.path().join("journal.jsonl")];
+        options.events_path = Some(dir.path().join("events.jsonl"));
+        let (tx, rx) = crossbeam_channel::bounded(64);
+        let stop = Arc::new(AtomicBool::new(false));
+        let audio = CallAudio { rep: call.rep.clone(), prospect: Some(call.prospect.clone()) };
+        let source = replay::start(audio, Speed::Max, tx, stop.clone());
+        let outcome = run_call(rx, FakeEngine::new(), options, Vec::new(), stop).unwrap();
+        source.join().unwrap();
+
+        assert_eq!(outcome.utterances.len(), 4, "{:?}", outcome.utterances);
+        assert_eq!(outcome.segments.len(), 4);
+        assert!((outcome.talk_ratio_rep() - call.talk_ratio_rep()).abs() < 0.03, "{} vs {}", outcome.talk_ratio_rep(), call.talk_ratio_rep());
+        let record = journal::read(&dir.path().join("journal.jsonl")).unwrap();
+        assert_eq!(record.utterances.len(), 4);
+        assert_eq!(record.segments.len(), 4);
+        assert!(record.ended_at_s.is_some());
+
+        let events = std::fs::read_to_string(dir.path().join("events.jsonl")).unwrap();
+        let kinds: Vec<String> = events
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["type"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(kinds.first().map(String::as_str), Some("call_started"));
+        assert_eq!(kinds.last().map(String::as_str), Some("call_ended"));
+        let metrics = kinds.iter().filter(|k| *k == "metrics").count() as f64;
+        assert!(metrics >= 2.0 * outcome.duration_s - 2.0, "{metrics} metrics for {:.1} s", outcome.duration_s);
+        assert_eq!(kinds.iter().filter(|k| *k == "segment").count(), 4);
+    }
+
+    /// Live mode never waits on a slow transcriber: the backlog stays bounded
+    /// and what could not be transcribed is counted, while talk time is intact.
+    #[test]
+    fn slow_transcription_keeps_a_bounded_backlog_in_real_time_mode() {
+        let script = "rep: One.\nprospect: Two.\nrep: Three.\nprospect: Four.\nrep: Five.\nprospect: Six.\n";
+        let call = synth::render(&synth::parse_script(script).unwrap(), &synth::Voices::default()).expect("espeak-ng");
+        let dir = tempfile::tempdir().unwrap();
+        let mut options = PipelineOptions::new("slow", "test");
+        options.realtime = true;
+        options.max_backlog = 1;
+        options.journal_paths = vec![dir.path().join("journal.jsonl")];
+        let (tx, rx) = crossbeam_channel::bounded(64);
+        let stop = Arc::new(AtomicBool::new(false));
+        let audio = CallAudio { rep: call.rep.clone(), prospect: Some(call.prospect.clone()) };
+        let source = replay::start(audio, Speed::Max, tx, stop.clone());
+        let engine = FakeEngine::slow(std::time::Duration::from_millis(400));
+        let outcome = run_call(rx, engine, options, Vec::new(), stop).unwrap();
+        source.join().unwrap();
+        assert_eq!(outcome.utterances.len(), 6);
+        assert!(outcome.max_backlog_seen <= 1 + 4, "backlog {}", outcome.max_backlog_seen);
+        assert!((outcome.talk_ratio_rep() - call.talk_ratio_rep()).abs() < 0.05);
+    }
 }

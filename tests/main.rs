@@ -6,8 +6,10 @@ mod util;
 
 mod bad_input;
 mod brief;
+mod brief_audio;
 mod transcription;
 mod server;
+mod overlay;
 
 mod capture;
 mod pulse;

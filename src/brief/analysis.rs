@@ -719,41 +719,9 @@ fn reply_after(turns: &[Turn], i: usize) -> (String, Option<usize>) {
     (reply, first)
 }
 
-/// Phrasings the post-call stage adds to the coach's library (`config/objections.toml`):
-/// common ways of saying it that the library does not hold yet. Matched with the same
-/// fuzzy `ObjectionMatcher`; the library's own hit wins when both match a sentence.
-const EXTRA_OBJECTIONS_TOML: &str = r#"
-[price]
-phrases = ["more than we make", "we can not afford that", "that is a lot for us", "way out of our range"]
-responses = ["(brief-side phrasing; the library's response applies)"]
-[timing]
-phrases = ["not a priority this quarter", "not a priority right now", "not a priority this year"]
-responses = ["(brief-side phrasing; the library's response applies)"]
-[authority]
-phrases = ["run it by our", "i would have to run it by", "signs off on anything", "makes all the decisions", "makes the decisions", "it is really her call", "it is really his call"]
-responses = ["(brief-side phrasing; the library's response applies)"]
-[need]
-phrases = ["not sure we need software"]
-responses = ["(brief-side phrasing; the library's response applies)"]
-[competitor]
-phrases = ["we are with"]
-responses = ["(brief-side phrasing; the library's response applies)"]
-"#;
-
-fn matchers() -> [ObjectionMatcher; 2] {
-    let extra = ObjectionLibrary::from_toml_str(
-        EXTRA_OBJECTIONS_TOML,
-        "brief::analysis extra objection phrasings",
-    )
-    .expect("the brief's extra objection phrasings are valid (tested)");
-    [
-        ObjectionMatcher::new(std::sync::Arc::new(ObjectionLibrary::builtin())),
-        ObjectionMatcher::new(std::sync::Arc::new(extra)),
-    ]
-}
-
 fn objections(a: &mut Analysis, record: &CallRecord, sentences: &[Vec<Sentence>]) {
-    let matchers = matchers();
+    // The live coach's library, so the brief and the overlay agree on what was raised.
+    let matcher = ObjectionMatcher::new(std::sync::Arc::new(ObjectionLibrary::builtin()));
     let prep = &record.prep;
     // (type, turn, sentence, t) of every raise.
     let mut raises: Vec<(ObjectionType, usize, String, f64)> = Vec::new();
@@ -762,13 +730,7 @@ fn objections(a: &mut Analysis, record: &CallRecord, sentences: &[Vec<Sentence>]
             continue;
         }
         for (start, piece) in &t.pieces {
-            let mut hits = matchers[0].find(piece, Speaker::Prospect, prep);
-            for extra in matchers[1].find(piece, Speaker::Prospect, prep) {
-                if !hits.iter().any(|h| h.kind == extra.kind) {
-                    hits.push(extra);
-                }
-            }
-            for hit in hits {
+            for hit in matcher.find(piece, Speaker::Prospect, prep) {
                 raises.push((hit.kind, i, hit.sentence.clone(), *start));
                 if hit.kind == ObjectionType::Competitor && a.competitor.is_none() {
                     a.competitor = prep
@@ -2496,24 +2458,6 @@ mod tests {
         ];
         let (peak, _) = peak_window(&s, 120.0);
         assert!(peak > 0.95, "{peak}");
-    }
-
-    #[test]
-    fn extra_objection_phrasings_load_and_match() {
-        let [_, extra] = matchers();
-        let hits = extra.find(
-            "I'd have to run it by our CFO.",
-            Speaker::Prospect,
-            &Default::default(),
-        );
-        assert_eq!(hits.first().map(|h| h.kind), Some(ObjectionType::Authority));
-        assert!(extra
-            .find(
-                "I'd have to run it by our CFO.",
-                Speaker::Rep,
-                &Default::default()
-            )
-            .is_empty());
     }
 
     #[test]

@@ -396,6 +396,22 @@ const DISMISSALS: &[&str] = &[
     "is not a concern",
 ];
 
+/// "We can't afford to lose a crew", "we can't afford to wait": the cost of NOT acting,
+/// an urgency signal, not a price objection. A match ending in `afford` followed by
+/// "to" and a verb other than these spending verbs is such an idiom.
+const AFFORD_TO_SPEND: &[&str] = &[
+    "spend", "pay", "buy", "invest", "purchase", "add", "take", "switch", "sign", "hire",
+];
+
+/// Whether the match is "afford to <verb>" about something other than money.
+fn afford_to_act(phrase: &CompiledPhrase, words: &[String], end: usize) -> bool {
+    phrase.words.last().is_some_and(|w| w == "afford")
+        && words.get(end).is_some_and(|w| w == "to")
+        && words
+            .get(end + 1)
+            .is_some_and(|v| !AFFORD_TO_SPEND.contains(&v.as_str()))
+}
+
 impl ObjectionMatcher {
     /// A matcher over a library.
     pub fn new(library: Arc<ObjectionLibrary>) -> ObjectionMatcher {
@@ -428,7 +444,10 @@ impl ObjectionMatcher {
             for entry in &self.library.entries {
                 for phrase in &entry.compiled {
                     if let Some(a) = align(phrase, ts, false, self.library.min_score) {
-                        if a.score >= self.library.min_score && !self.negated(phrase, ts, &a) {
+                        if a.score >= self.library.min_score
+                            && !self.negated(phrase, ts, &a)
+                            && !afford_to_act(phrase, &ts.sentence.words, a.end)
+                        {
                             offer(ObjectionHit {
                                 kind: entry.kind,
                                 phrase: phrase.text.clone(),
@@ -804,6 +823,17 @@ mod tests {
                 "We're also talking to a couple of other vendors.",
                 Competitor,
             ),
+            // Phrasings the labelled calls taught the library.
+            ("Fifty thousand? That's more than we make in a good month.", Price),
+            ("Honestly, that's a lot for us.", Price),
+            ("We can't afford to spend that much.", Price),
+            ("This is not a priority this quarter.", Timing),
+            ("Look, we are in the middle of an audit.", Timing),
+            ("But I'd have to run it by our CFO.", Authority),
+            ("She makes all the software decisions.", Authority),
+            ("Like I said, it's really her call, not mine.", Authority),
+            ("He signs off on anything over ten thousand.", Authority),
+            ("Honestly, I'm not sure we need software for this.", Need),
         ];
         let mut wrong = Vec::new();
         for (text, want) in cases {
@@ -938,6 +968,13 @@ mod tests {
             "Can you send over the pricing?",
             "Most of the reporting happens by hand at the end of each month right now.",
             "We tried a couple of tools a few years ago but nothing really stuck.",
+            // The prospect holds the authority: not an authority objection.
+            "I make all the decisions here.",
+            "I sign off on anything like this.",
+            "It's really my call.",
+            // The cost of not acting is urgency, not price.
+            "Spring is when we can't afford to lose a crew.",
+            "We can't afford to wait another season.",
         ] {
             let got = kinds(text, &CallPrep::default());
             assert!(got.is_empty(), "{text:?} gave {got:?}");

@@ -403,10 +403,10 @@ mod tests {
         assert!(recent.copy_range(1, 4, &mut out));
         assert_eq!(out, vec![2.0, 3.0, 0.0, 0.0]);
         assert!(!recent.copy_range(3, 3, &mut out), "past the end");
-        recent.push(&vec![0.5; 20_000]);
-        assert_eq!(recent.end(), 20_005);
+        recent.push(&vec![0.5; 40_000]);
+        assert_eq!(recent.end(), 40_005);
         assert!(!recent.copy_range(0, 1, &mut out), "forgotten");
-        assert!(recent.copy_range(20_005 - 16_000, 16_000, &mut out));
+        assert!(recent.copy_range(40_005 - RECENT as u64, RECENT, &mut out));
         assert!(out.iter().all(|&s| s == 0.5));
     }
 

@@ -100,8 +100,10 @@
     resetCall();
     setCallActive(true);
     const prep = message.prep || {};
-    state.prospectName = str(prep.contact);
-    const title = [prep.account, prep.contact].filter(Boolean).join(" · ");
+    // The pipeline sends the coach's prep (`contact_name`); a hand-made event may say `contact`.
+    const contact = str(prep.contact_name || prep.contact);
+    state.prospectName = contact;
+    const title = [prep.account, contact].filter(Boolean).join(" · ");
     $("#call-title").textContent = title || str(message.call_id) || "Call";
   }
 

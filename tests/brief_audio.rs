@@ -74,7 +74,9 @@ fn brief_from_audio_for_a_good_call_and_each_root_cause() {
     // Every root cause and the good outcome are covered by the chosen calls.
     for category in CATEGORIES {
         assert!(
-            CALLS.iter().any(|(name, _)| truth_of(&labelled, name).truth.primary_root_cause == *category),
+            CALLS
+                .iter()
+                .any(|(name, _)| truth_of(&labelled, name).truth.primary_root_cause == *category),
             "no call for {category}"
         );
     }
@@ -106,7 +108,12 @@ fn brief_from_audio_for_a_good_call_and_each_root_cause() {
                 .map_or("?".to_string(), |d| format!("{:.2} s", d.as_secs_f64())),
         );
     }
-    assert!(problems.is_empty(), "{} problem(s):\n{}", problems.len(), problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "{} problem(s):\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
 }
 
 fn truth_of<'a>(labelled: &'a [LabelledCall], name: &str) -> &'a LabelledCall {
@@ -158,7 +165,11 @@ fn replay_one(call: &LabelledCall, via: PrepVia, model: &Path) -> (Row, Vec<Stri
         brief_after_end: None,
     };
     if !output.status.success() {
-        problem(format!("replay failed ({}): {}", output.status, stderr(&output)));
+        problem(format!(
+            "replay failed ({}): {}",
+            output.status,
+            stderr(&output)
+        ));
         return (row, problems);
     }
     if wall > END_TO_END_LIMIT {
@@ -197,7 +208,13 @@ fn replay_one(call: &LabelledCall, via: PrepVia, model: &Path) -> (Row, Vec<Stri
     }
 
     // Private files: the brief, the transcript, the journal and the events.
-    for file in ["brief.json", "brief.md", "transcript.md", "journal.jsonl", "events.jsonl"] {
+    for file in [
+        "brief.json",
+        "brief.md",
+        "transcript.md",
+        "journal.jsonl",
+        "events.jsonl",
+    ] {
         let path = out.join(file);
         match std::fs::metadata(&path) {
             Ok(m) => {
@@ -234,7 +251,11 @@ fn replay_one(call: &LabelledCall, via: PrepVia, model: &Path) -> (Row, Vec<Stri
     }
 
     // The brief follows the call's end (the journal's last write) within seconds.
-    let modified = |file: &str| std::fs::metadata(out.join(file)).and_then(|m| m.modified()).ok();
+    let modified = |file: &str| {
+        std::fs::metadata(out.join(file))
+            .and_then(|m| m.modified())
+            .ok()
+    };
     match (modified("journal.jsonl"), modified("brief.json")) {
         (Some(ended), Some(written)) => {
             let after = written.duration_since(ended).unwrap_or(Duration::ZERO);
@@ -245,7 +266,9 @@ fn replay_one(call: &LabelledCall, via: PrepVia, model: &Path) -> (Row, Vec<Stri
                     after.as_secs_f64()
                 ));
             }
-            let age = SystemTime::now().duration_since(written).unwrap_or(Duration::ZERO);
+            let age = SystemTime::now()
+                .duration_since(written)
+                .unwrap_or(Duration::ZERO);
             if age > wall {
                 problem("brief.json is older than the replay".into());
             }
@@ -253,7 +276,11 @@ fn replay_one(call: &LabelledCall, via: PrepVia, model: &Path) -> (Row, Vec<Stri
         _ => problem("cannot read the journal's and brief's times".into()),
     }
     let journal = std::fs::read_to_string(out.join("journal.jsonl")).unwrap_or_default();
-    if !journal.lines().last().is_some_and(|l| l.contains("call_ended")) {
+    if !journal
+        .lines()
+        .last()
+        .is_some_and(|l| l.contains("call_ended"))
+    {
         problem("the journal does not end with the call's end".into());
     }
     (row, problems)
@@ -305,26 +332,42 @@ fn contract_problems(json: &serde_json::Value) -> Vec<String> {
             p.push(format!("brief.json: {what}"));
         }
     };
-    check(json["schema"].as_str().is_some_and(|s| s.starts_with("callcoach.brief/")), "schema");
     check(
-        json["outcome"].as_str().is_some_and(|o| o == "good" || o == "bad"),
+        json["schema"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("callcoach.brief/")),
+        "schema",
+    );
+    check(
+        json["outcome"]
+            .as_str()
+            .is_some_and(|o| o == "good" || o == "bad"),
         "outcome is good or bad",
     );
     let m = &json["metrics"];
     check(
-        m["talk_ratio_rep"].as_f64().is_some_and(|r| (0.0..=1.0).contains(&r)),
+        m["talk_ratio_rep"]
+            .as_f64()
+            .is_some_and(|r| (0.0..=1.0).contains(&r)),
         "metrics.talk_ratio_rep in 0..1",
     );
     check(
-        m["longest_rep_monologue_s"].as_f64().is_some_and(|s| s > 0.0),
+        m["longest_rep_monologue_s"]
+            .as_f64()
+            .is_some_and(|s| s > 0.0),
         "metrics.longest_rep_monologue_s",
     );
-    check(m["rep_questions"].as_u64().is_some(), "metrics.rep_questions");
+    check(
+        m["rep_questions"].as_u64().is_some(),
+        "metrics.rep_questions",
+    );
     match json["objections"].as_array() {
         Some(list) => {
             for o in list {
                 check(
-                    o["type"].as_str().is_some_and(|t| OBJECTION_TYPES.contains(&t))
+                    o["type"]
+                        .as_str()
+                        .is_some_and(|t| OBJECTION_TYPES.contains(&t))
                         && o["t_s"].is_number()
                         && o["excerpt"].is_string()
                         && o["handled"].is_boolean(),
@@ -345,7 +388,9 @@ fn contract_problems(json: &serde_json::Value) -> Vec<String> {
                     f["t_s"].is_number()
                         && f["excerpt"].as_str().is_some_and(|e| !e.is_empty())
                         && f["metric"].is_string()
-                        && f["root_cause"].as_str().is_some_and(|c| CATEGORIES.contains(&c)),
+                        && f["root_cause"]
+                            .as_str()
+                            .is_some_and(|c| CATEGORIES.contains(&c)),
                     &format!("failure moment {f}"),
                 );
             }
@@ -362,7 +407,9 @@ fn contract_problems(json: &serde_json::Value) -> Vec<String> {
         Some(list) => {
             for c in list {
                 check(
-                    c["category"].as_str().is_some_and(|c| CATEGORIES.contains(&c))
+                    c["category"]
+                        .as_str()
+                        .is_some_and(|c| CATEGORIES.contains(&c))
                         && c["evidence"].as_array().is_some_and(|e| !e.is_empty()),
                     &format!("root cause {c}"),
                 );
@@ -374,14 +421,19 @@ fn contract_problems(json: &serde_json::Value) -> Vec<String> {
         json["salvage"]["salvageability"]
             .as_str()
             .is_some_and(|s| ["high", "medium", "low", "none"].contains(&s))
-            && json["salvage"]["action"].as_str().is_some_and(|a| ACTIONS.contains(&a)),
+            && json["salvage"]["action"]
+                .as_str()
+                .is_some_and(|a| ACTIONS.contains(&a)),
         "salvage {salvageability, action}",
     );
     check(
         json["recovery_email"]["subject"].is_string() && json["recovery_email"]["body"].is_string(),
         "recovery_email {subject, body}",
     );
-    check(json["crm_note"].as_str().is_some_and(|n| !n.is_empty()), "crm_note");
+    check(
+        json["crm_note"].as_str().is_some_and(|n| !n.is_empty()),
+        "crm_note",
+    );
     check(json["coaching"].is_array(), "coaching[]");
     p
 }

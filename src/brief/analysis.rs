@@ -4,8 +4,9 @@
 //!
 //! Pure and synchronous. Text rules run on normalised words from `coach::text`
 //! (contractions expanded, numbers as digits), so they survive Whisper's spelling;
-//! objections come from the live coach's `ObjectionMatcher`, so the brief and the
-//! overlay agree on what the prospect raised.
+//! objections come from the live coach's `ObjectionMatcher` over its library
+//! (`config/objections.toml`) and next steps from `coach::text::detect_next_step`, so
+//! the brief and the overlay agree on what the prospect raised and what was agreed.
 //!
 //! How each root cause is detected (weights are summed per category; a category
 //! reaching `BriefConfig::min_root_cause_score` is a root cause):
@@ -946,74 +947,9 @@ fn decision_maker(sentence: &str) -> Option<String> {
     None
 }
 
-/// Days a next step can name.
-const DAYS: &[&str] = &[
-    "monday",
-    "tuesday",
-    "wednesday",
-    "thursday",
-    "friday",
-    "tomorrow",
-];
-
-/// Words that make a named day a plan (beyond `coach::text::detect_next_step`'s list,
-/// which misses "I could do Thursday at 11 or Friday at 9" and "okay, talk Thursday").
-const PLAN_WORDS: &[&str] = &[
-    "could do", "can do", "talk", "speak", "see you", "meet", "invite", "book", "call", "works",
-    "work for", "free on",
-];
-
-/// `coach::text::detect_next_step`, then a looser reading for transcripts it misses: a
-/// sentence naming a day with a plan word, not negated, not in the past or habitual.
+/// The coach's next-step reading, so the brief and the overlay agree.
 fn find_next_step(line: &str) -> Option<text::NextStepMatch> {
-    if let Some(m) = text::detect_next_step(line) {
-        return Some(m);
-    }
-    for s in text::sentences(line) {
-        let w = &s.words;
-        let Some(day) = w.iter().position(|x| DAYS.contains(&x.as_str())) else {
-            continue;
-        };
-        if has_any(w, PLAN_WORDS).is_none() || text::has_negation(w) {
-            continue;
-        }
-        if has_any(
-            w,
-            &[
-                "last",
-                "every",
-                "ago",
-                "yesterday",
-                "was",
-                "were",
-                "did",
-                "usually",
-            ],
-        )
-        .is_some()
-        {
-            continue;
-        }
-        let when: Vec<String> = w[day..]
-            .iter()
-            .take_while(|x| !matches!(x.as_str(), "or" | "and" | "i" | "we" | "with"))
-            .take(3)
-            .cloned()
-            .collect();
-        let tentative = text::sentence_is_question(&s)
-            || has_any(
-                w,
-                &["could do", "can do", "maybe", "how about", "what about"],
-            )
-            .is_some()
-            || w[day + 1..].iter().any(|x| DAYS.contains(&x.as_str()));
-        return Some(text::NextStepMatch {
-            phrase: s.original.clone(),
-            when: when.join(" "),
-            tentative,
-        });
-    }
-    None
+    text::detect_next_step(line)
 }
 
 fn next_step(a: &mut Analysis, sentences: &[Vec<Sentence>]) {

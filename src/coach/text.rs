@@ -1332,6 +1332,8 @@ const COMMITMENT: &[&str] = &[
     "you will",
     "i can",
     "we can",
+    // An offer of times: "I could do Thursday at 11 or Friday at 9" (tentative below).
+    "could do",
     "let us",
     "shall we",
     "can we",
@@ -1345,6 +1347,8 @@ const COMMITMENT: &[&str] = &[
     "see you",
     "talk then",
     "speak then",
+    "talk to you",
+    "speak to you",
     "book",
     "booked",
     "schedule",
@@ -1384,6 +1388,7 @@ const TENTATIVE: &[&str] = &[
     "what about",
     "possibly",
     "probably",
+    "could do",
 ];
 
 /// Finds a concrete next step: a specific day, date or time together with an action or
@@ -1449,14 +1454,23 @@ pub fn detect_next_step(text: &str) -> Option<NextStepMatch> {
                             | "minute"
                             | "a"
                             | "call"
+                            // "Okay, talk Thursday."
+                            | "talk"
+                            | "speak"
                     )
             });
             let has_commitment = COMMITMENT.iter().any(|c| contains_seq(&scope, c));
             if !(has_commitment || time_only) {
                 continue;
             }
-            let tentative =
-                sentence_is_question(&s) || TENTATIVE.iter().any(|t| contains_seq(&scope, t));
+            // "Thursday at 11 or Friday at 9": a choice offered, not yet agreed.
+            let alternatives = clause[te..]
+                .iter()
+                .position(|w| w == "or")
+                .is_some_and(|k| find_time(&clause[te + k + 1..]).is_some());
+            let tentative = sentence_is_question(&s)
+                || alternatives
+                || TENTATIVE.iter().any(|t| contains_seq(&scope, t));
             return Some(NextStepMatch {
                 phrase: s.original.clone(),
                 when: clause[ts..te].join(" "),
@@ -1877,6 +1891,9 @@ mod tests {
             ("I'll send an invite for the twenty first at 11:30.", true),
             ("I can't do Monday, but Wednesday at 3 works.", true),
             ("Same time next week then.", true),
+            ("I could do Thursday at 11 or Friday at 9.", true),
+            ("Okay, talk Thursday.", true),
+            ("Talk to you Thursday at 10.", true),
             ("I'll send some info.", false),
             ("We'll be in touch.", false),
             ("Let's circle back sometime.", false),
@@ -1888,6 +1905,10 @@ mod tests {
             ("We had a call with them last Friday.", false),
             ("We have 3 sites at 2 locations.", false),
             ("Let's keep in touch.", false),
+            ("We talked last Thursday.", false),
+            ("We talk to our drivers on Fridays.", false),
+            ("We talk to customers on Friday.", false),
+            ("I could not do Thursday.", false),
         ];
         let mut wrong = Vec::new();
         for (text, want) in labelled {
@@ -1904,6 +1925,11 @@ mod tests {
         let m = detect_next_step("Does Tuesday at 2 work for you?").unwrap();
         assert!(m.tentative);
         assert_eq!(m.when, "tuesday at 2");
+        let m = detect_next_step("I could do Thursday at 11 or Friday at 9").unwrap();
+        assert!(m.tentative, "a choice of times is an offer");
+        assert_eq!(m.when, "thursday at 11");
+        let m = detect_next_step("Okay, talk Thursday.").unwrap();
+        assert!(!m.tentative);
         let m = detect_next_step("Perfect, Tuesday at 2 it is, I'll send the invite.").unwrap();
         assert!(!m.tentative);
         assert_eq!(

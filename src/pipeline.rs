@@ -270,6 +270,8 @@ impl CallState {
         let mut seg_events = std::mem::take(&mut self.seg_events);
         self.segmenter.push(speaker, samples, &mut seg_events);
         self.report_voice(speaker);
+        // Voice-only prompts go out with the chunk that raised them.
+        self.publish_prompts()?;
         for event in seg_events.drain(..) {
             self.on_segmenter_event(event, transcriber)?;
         }
@@ -392,9 +394,12 @@ impl CallState {
             is_final: transcript.is_final,
         })?;
         if transcript.is_final {
-            // Text rules (objections, questions, next step) run as soon as the words exist.
+            // Text rules (objections, questions, next step) run as soon as the
+            // words exist; tick first so the coach stamps prompts with now.
+            let now_s = self.now_s();
+            self.coach.tick(now_s);
             self.coach.on_segment(&segment);
-            self.coach.tick(self.now_s());
+            self.coach.tick(now_s);
             self.publish_prompts()?;
         }
         Ok(())

@@ -13,3 +13,4 @@ mod overlay;
 
 mod capture;
 mod pulse;
+mod live;

@@ -17,6 +17,7 @@ use std::thread;
 use std::time::Duration;
 
 use callcoach::call::Speaker;
+use callcoach::coach::CoachConfig;
 
 use crate::util;
 
@@ -64,12 +65,15 @@ fn browser_overlay_shows_objection_card_and_talk_ratio_prompt_during_a_replay() 
 
     let dir = util::temp_dir();
     let (wav, call) = util::write_call(dir.path(), "call.wav", CALL);
-    // The script does what the test needs, measured on the rendered audio.
-    let rep_before_objection: f64 = call.truth.iter().take(6).filter(|l| l.speaker == Speaker::Rep).map(|l| l.speech_s).sum();
-    let prospect_before_objection: f64 = call.truth.iter().take(6).filter(|l| l.speaker == Speaker::Prospect).map(|l| l.speech_s).sum();
+    // The script does what the test needs, measured on the rendered audio:
+    // before the objection, enough speech for the coach to judge the ratio, and far too much of it the rep's.
+    let coach = CoachConfig::default();
+    let objection = call.truth.iter().position(|l| l.text.contains("expensive")).expect("the objection line");
+    let speech_before = |who: Speaker| -> f64 { call.truth[..objection].iter().filter(|l| l.speaker == who).map(|l| l.speech_s).sum() };
+    let (rep, prospect) = (speech_before(Speaker::Rep), speech_before(Speaker::Prospect));
     assert!(
-        rep_before_objection + prospect_before_objection > 50.0 && rep_before_objection / (rep_before_objection + prospect_before_objection) > 0.8,
-        "the scripted pitch is too short or too balanced to trip the talk-ratio rule: rep {rep_before_objection:.1} s, prospect {prospect_before_objection:.1} s"
+        rep + prospect > coach.talk_ratio_min_speech_s + 5.0 && rep / (rep + prospect) > coach.talk_ratio_high + 0.2,
+        "the scripted pitch is too short or too balanced to trip the talk-ratio rule: rep {rep:.1} s, prospect {prospect:.1} s"
     );
     let duration_s = call.duration_s();
     assert!((90.0..=130.0).contains(&duration_s), "call is {duration_s:.1} s");

@@ -11,7 +11,8 @@
 //!   f32 into a pre-allocated lock-free ring ([`rtrb`]) and counts frames and
 //!   drops in atomics: it never blocks, locks, logs or allocates. The error
 //!   callback only latches the first non-xrun error in an atomic (a dead
-//!   PulseAudio server makes the ALSA host call it a million times a second).
+//!   PulseAudio server can make the ALSA host call it a million times a
+//!   second).
 //! - **One `capture` thread** opens and owns the streams, drains the rings
 //!   every 20 ms, resamples to 16 kHz, keeps both channels on the call clock
 //!   (silence for gaps), watches device health and re-opens lost devices.
@@ -19,12 +20,23 @@
 //!   host, dropping a stream whose PulseAudio server died can hang forever.
 //!
 //! # Device trouble
-//! Each case is reported within 2 s as [`HealthEvent::DeviceLost`]: a latched
-//! stream error, no data for `watchdog_s`, or the device missing from the
-//! device list (checked every second: a source that disappears can be
-//! silently re-routed by the sound server without any stream error). While
-//! lost, the device is re-tried once a second, never in a busy loop; when it
-//! delivers again, [`HealthEvent::DeviceBack`] reports the gap.
+//! Each case is reported within 2 s as [`HealthEvent::DeviceLost`]:
+//! - a latched stream error;
+//! - no data for `watchdog_s` (a killed PulseAudio under the ALSA host just
+//!   goes quiet);
+//! - the device missing from the device list, checked every second (a
+//!   source that disappears is silently re-routed by the sound server, with
+//!   no stream error);
+//! - the far end becoming a sample-exact copy of the mic, checked four times
+//!   a second: that re-routing seen from the ALSA host, where the PCM stays
+//!   listed (fires within ~1 s of someone speaking).
+//!
+//! While lost, the channel is filled with silence on the call clock and the
+//! device is re-tried once a second, never in a busy loop; when it delivers
+//! again, [`HealthEvent::DeviceBack`] reports the gap. Dead streams are closed
+//! on `capture-drop` threads: libpulse can deadlock closing a connection to a
+//! dead server, which would otherwise hang the capture (such threads are
+//! abandoned and counted in [`ChannelStats::hung_closes`]).
 
 mod clock;
 
@@ -64,11 +76,13 @@ const STOP_PATIENCE: Duration = Duration::from_secs(1);
 /// re-open (PulseAudio's host gives up connecting after 2 s).
 const RING_SECONDS: usize = 4;
 /// How often the far end is compared with the mic (see `Worker::check_copy`).
-const COPY_CHECK: Duration = Duration::from_millis(500);
-/// Samples compared (0.5 s), and the largest offset searched either way
-/// (0.5 s: a re-routed stream lands anywhere within its buffering).
+const COPY_CHECK: Duration = Duration::from_millis(250);
+/// Samples compared (0.5 s), and the largest offset searched either way.
+/// A re-routed stream lands within its buffering of the mic: 20-61 ms
+/// measured with 50 ms periods; 250 ms leaves room for bigger buffers
+/// (the far window must trail the newest audio by this much).
 const COPY_WINDOW: usize = SOURCE_RATE as usize / 2;
-const COPY_MAX_LAG: usize = SOURCE_RATE as usize / 2;
+const COPY_MAX_LAG: usize = SOURCE_RATE as usize / 4;
 /// Similarity above which the far end counts as a copy of the mic, and how
 /// many checks in a row must say so.
 const COPY_SIMILARITY: f64 = 0.98;
@@ -163,6 +177,12 @@ impl CaptureConfig {
                     "capture.{key} is not set: name an input device (`callcoach devices` lists them)"
                 )));
             }
+        }
+        if self.mic.trim() == self.far_end.trim() {
+            return Err(CaptureError::Config(format!(
+                "capture.mic and capture.far_end are both \"{}\": the far end must be a different device (the monitor of the call's output)",
+                self.mic
+            )));
         }
         if !(0.2..=10.0).contains(&self.watchdog_s) {
             return Err(CaptureError::Config(format!(
@@ -568,6 +588,13 @@ impl BuildArgs<'_> {
 pub struct Capture {
     stop: Option<Sender<()>>,
     thread: Option<JoinHandle<()>>,
+    stats: StatsReader,
+}
+
+/// A cheap, cloneable reader of a capture's counters, for threads that do
+/// not own the [`Capture`] (e.g. the overlay's level meters). Atomics only.
+#[derive(Clone)]
+pub struct StatsReader {
     counters: [Arc<ChannelCounters>; 2],
     devices: [String; 2],
     started: Instant,
@@ -648,9 +675,7 @@ impl Capture {
             Ok(()) => Ok(Capture {
                 stop: Some(stop_tx),
                 thread: Some(thread),
-                counters,
-                devices: [cfg.mic.clone(), cfg.far_end.clone()],
-                started: Instant::now(),
+                stats: StatsReader { counters, devices: [cfg.mic.clone(), cfg.far_end.clone()], started: Instant::now() },
             }),
             Err(e) => {
                 // The thread exits on its own once it sees the closed stop channel.
@@ -662,6 +687,32 @@ impl Capture {
 
     /// Counters and levels, read from atomics (cheap; call it as often as the
     /// overlay repaints). Updated by the capture thread every 20 ms.
+    pub fn stats(&self) -> CaptureStats {
+        self.stats.stats()
+    }
+
+    /// A reader of [`stats`](Capture::stats) that can move to another thread.
+    pub fn stats_reader(&self) -> StatsReader {
+        self.stats.clone()
+    }
+
+    /// Stops capture: delivers what is still buffered, closes the streams
+    /// (waiting at most about a second for a hung one) and sends
+    /// [`AudioEvent::End`].
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl StatsReader {
+    /// See [`Capture::stats`].
     pub fn stats(&self) -> CaptureStats {
         let channel = |speaker: Speaker| {
             let c = &self.counters[speaker.channel()];
@@ -686,20 +737,6 @@ impl Capture {
         CaptureStats {
             elapsed_s: self.started.elapsed().as_secs_f64(),
             channels: [channel(Speaker::Rep), channel(Speaker::Prospect)],
-        }
-    }
-
-    /// Stops capture: delivers what is still buffered, closes the streams
-    /// (waiting at most about a second for a hung one) and sends
-    /// [`AudioEvent::End`].
-    pub fn stop(mut self) {
-        self.shutdown();
-    }
-
-    fn shutdown(&mut self) {
-        drop(self.stop.take());
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
         }
     }
 }
@@ -893,7 +930,9 @@ impl Worker {
             channels: [rep, prospect],
             events,
             reaper: Reaper::default(),
-            started: Instant::now(),
+            // Call time 0: before either stream started, so each channel's
+            // wait for its first callback becomes leading silence.
+            started: now,
             buffer_ms,
             next_list_check: now + RECHECK,
             next_drop_report: now + RECHECK,
@@ -1311,6 +1350,8 @@ mod tests {
     fn config_validation_names_the_key() {
         let mut cfg = CaptureConfig::new("mic", "");
         assert!(cfg.validate().unwrap_err().to_string().contains("capture.far_end"));
+        cfg.far_end = "mic".into();
+        assert!(cfg.validate().unwrap_err().to_string().contains("both \"mic\""));
         cfg.far_end = "farend.monitor".into();
         cfg.watchdog_s = 30.0;
         assert!(cfg.validate().unwrap_err().to_string().contains("capture.watchdog_s"));

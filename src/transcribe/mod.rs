@@ -114,9 +114,10 @@ impl Transcriber {
     pub fn spawn<E: SpeechToText + 'static>(engine: E, queue_capacity: usize) -> Transcriber {
         let (job_tx, job_rx) = bounded::<Job>(queue_capacity.max(1));
         let (result_tx, result_rx) = bounded(queue_capacity.max(1) * 2 + 16);
+        let lookahead = queue_capacity.max(1);
         let worker = std::thread::Builder::new()
             .name("transcriber".into())
-            .spawn(move || run(engine, job_rx, result_tx))
+            .spawn(move || run(engine, job_rx, result_tx, lookahead))
             .expect("spawning the transcriber thread");
         Transcriber { jobs: Some(job_tx), results: result_rx, worker: Some(worker) }
     }
@@ -150,11 +151,15 @@ impl Transcriber {
     /// returns every remaining result.
     pub fn finish(mut self) -> Vec<Result<Transcript, TranscribeError>> {
         self.jobs.take();
+        // Collect while the worker drains its queue: joining first would
+        // deadlock once the bounded result queue fills. The channel closes
+        // when the worker returns (or panics: reported through the missing
+        // results, not re-raised).
+        let results = self.results.iter().collect();
         if let Some(worker) = self.worker.take() {
-            // A panicking engine is reported through the missing results, not re-raised.
             let _ = worker.join();
         }
-        self.results.try_iter().collect()
+        results
     }
 
     fn sender(&self) -> Result<&Sender<Job>, SubmitError> {
@@ -166,15 +171,20 @@ impl Drop for Transcriber {
     fn drop(&mut self) {
         self.jobs.take();
         if let Some(worker) = self.worker.take() {
+            // Discard results until the worker is done, so it never blocks on a full queue.
+            for _ in self.results.iter() {}
             let _ = worker.join();
         }
     }
 }
 
 /// The worker loop: one job at a time, skipping partials that a newer job
-/// from the same speaker has already superseded.
-fn run<E: SpeechToText>(mut engine: E, jobs: Receiver<Job>, results: Sender<Result<Transcript, TranscribeError>>) {
-    let mut pending: std::collections::VecDeque<Job> = std::collections::VecDeque::new();
+/// from the same speaker has already superseded. It looks at most
+/// `lookahead` jobs ahead: taking every queued job off the bounded queue
+/// would hide the backlog from `try_submit` and take away the back-pressure
+/// a `--speed max` replay relies on.
+fn run<E: SpeechToText>(mut engine: E, jobs: Receiver<Job>, results: Sender<Result<Transcript, TranscribeError>>, lookahead: usize) {
+    let mut pending: std::collections::VecDeque<Job> = std::collections::VecDeque::with_capacity(lookahead);
     loop {
         if pending.is_empty() {
             match jobs.recv() {
@@ -182,7 +192,12 @@ fn run<E: SpeechToText>(mut engine: E, jobs: Receiver<Job>, results: Sender<Resu
                 Err(_) => return,
             }
         }
-        pending.extend(jobs.try_iter());
+        while pending.len() < lookahead {
+            match jobs.try_recv() {
+                Ok(job) => pending.push_back(job),
+                Err(_) => break,
+            }
+        }
         let job = pending.pop_front().expect("pending is not empty");
         let superseded = !job.is_final && pending.iter().any(|later| later.speaker == job.speaker);
         if superseded {
@@ -291,6 +306,23 @@ mod tests {
         assert_eq!(results[0].segment.start_s, 0.0);
         assert_eq!(results.last().unwrap().segment.start_s, 1.0);
         assert!(results.last().unwrap().is_final);
+    }
+
+    /// More results than the result queue holds are still in flight when
+    /// `finish` is called (a `--speed max` replay ending): all come back.
+    #[test]
+    fn finish_returns_every_result_however_many_are_in_flight() {
+        let transcriber = Transcriber::spawn(fake::FakeEngine::slow(std::time::Duration::from_millis(1)), 8);
+        let job = Job { speaker: Speaker::Rep, start_s: 0.0, end_s: 1.0, audio: vec![0.0; 100], is_final: true };
+        for _ in 0..40 {
+            transcriber.submit(job.clone()).unwrap();
+        }
+        let (done_tx, done_rx) = crossbeam_channel::bounded(1);
+        std::thread::spawn(move || {
+            let _ = done_tx.send(transcriber.finish().len());
+        });
+        let returned = done_rx.recv_timeout(std::time::Duration::from_secs(20)).expect("finish deadlocked");
+        assert_eq!(returned, 40);
     }
 
     #[test]

@@ -128,7 +128,7 @@ async function main() {
     if (objectionResult.status === "rejected") missing.push("an objection card with a prepared response");
     if (talkRatioResult.status === "rejected") missing.push(`a talk-ratio prompt card (${TALK_RATIO_CARD})`);
     if (missing.length) {
-      throw new Failure(`after ${since()} s the overlay shows no ${missing.join(" and no ")}; it shows ${JSON.stringify(shown)}`);
+      throw new Failure(`after ${since()} s the overlay still lacks ${missing.join(" and ")}; it shows ${JSON.stringify(shown)}`);
     }
 
     // What the rep actually sees.

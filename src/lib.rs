@@ -3,15 +3,18 @@
 //! # Module map (follows the data)
 //!
 //! ```text
-//! audio::file / audio::replay / audio::capture   frames per speaker channel (WAV, FLAC, cpal)
-//!   -> audio::convert                            downmix, resample to 16 kHz mono f32
-//!   -> segment                                   VAD + utterances; talk time comes from here
+//! audio::capture (cpal) / audio::replay (file)   16 kHz chunks per speaker (audio::source)
+//!   -> segment (+ segment::echo)                 VAD, echo gate, utterances; talk time comes from here
 //!   -> transcribe                                whisper on its own thread -> Segments
 //!   -> coach                                     pure state: metrics + rules -> prompts
-//!   -> server                                    WebSocket + overlay page
+//!   -> events -> server                          events.jsonl, WebSocket + overlay page
 //!   -> journal                                   append-only transcript, durable
+//! pipeline                                       one call on its own thread: all of the above
+//! daemon                                         call lifecycle (run, replay), brief at call end
 //! call end -> brief -> brief.md / brief.json; history (cross-call patterns)
 //! model                                          CTranslate2 -> ggml converter, q8_0, fetch
+//! recording                                      offline transcription of a recorded call
+//! synth, wer                                     synthetic calls and word error rate (tests, benches, demo)
 //! config                                         raw TOML -> validated Config
 //! ```
 //!

@@ -38,7 +38,7 @@ grep '"type":"prompt"' "$OUT/call/events.jsonl" | python3 -c '
 import json, sys
 for line in sys.stdin:
     p = json.loads(line)
-    print(f"  [{p[\"t_trigger_s\"]:6.1f}s] {p[\"severity\"]:8} {p[\"title\"]}: {p[\"body\"][:90]}")
+    print("  [%6.1fs] %-8s %s: %s" % (p["t_trigger_s"], p["severity"], p["title"], p["body"][:90]))
 ' || true
 log "recovery brief ($OUT/call/brief.md)"
 cat "$OUT/call/brief.md"

@@ -20,6 +20,9 @@ use callcoach::pipeline::{run_call, PipelineOptions};
 use callcoach::synth::{self, ScriptLine, Voices};
 use callcoach::transcribe::{TranscribeOptions, WhisperEngine};
 
+mod support;
+use support::{percentile, status_mb};
+
 const REP: &[&str] = &[
     "Thanks for taking the time today. How does your team plan the week right now?",
     "What happens when someone runs late on a job?",
@@ -34,23 +37,6 @@ const PROSPECT: &[&str] = &[
     "I would have to run it by our vice president before we sign anything.",
     "Yes, next Tuesday afternoon works for both of us.",
 ];
-
-fn rss_mb(field: &str) -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .unwrap_or_default()
-        .lines()
-        .find(|l| l.starts_with(field))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|kb| kb.parse::<f64>().ok())
-        .map_or(f64::NAN, |kb| kb / 1024.0)
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-}
 
 fn main() {
     let minutes: f64 = std::env::var("CALLCOACH_BENCH_MINUTES").ok().and_then(|m| m.parse().ok()).unwrap_or(3.0);
@@ -97,7 +83,7 @@ fn main() {
             let mut samples = Vec::new();
             let started = Instant::now();
             while !done.load(Ordering::Relaxed) {
-                samples.push((started.elapsed().as_secs_f64(), rss_mb("VmRSS:")));
+                samples.push((started.elapsed().as_secs_f64(), status_mb("VmRSS:")));
                 std::thread::sleep(std::time::Duration::from_millis(500));
             }
             samples
@@ -146,6 +132,6 @@ fn main() {
         quarter(0.5),
         quarter(0.75),
         quarter(1.0),
-        rss_mb("VmHWM:")
+        status_mb("VmHWM:")
     );
 }

@@ -23,6 +23,8 @@
 //! CALLCOACH_PEER_VENV (default target/peer-venv), CALLCOACH_PEER_WAV_DIR
 //! (keep the utterance WAVs there instead of in a temporary directory).
 
+mod support;
+use support::{percentile, status_mb};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -527,21 +529,8 @@ fn write_utterances(
     std::fs::write(path, out).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-}
-
 fn peak_rss_kb() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|kb| kb.parse::<f64>().ok())
-        .unwrap_or(f64::NAN)
+    status_mb("VmHWM:") * 1024.0
 }
 
 /// User + system CPU time of this process (all threads, living or exited),

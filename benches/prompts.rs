@@ -14,6 +14,9 @@
 //! espeak-ng; about 6 minutes per run). Env: CALLCOACH_MODEL,
 //! CALLCOACH_BENCH_RUNS (replays pooled into the figures, default 1).
 
+mod support;
+use support::percentile;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -434,13 +437,6 @@ fn talk_ratio_truth(call: &RenderedCall, coach: &CoachConfig) -> Vec<f64> {
 
 fn secs_since(start: Instant, at: Instant) -> f64 {
     at.duration_since(start).as_secs_f64()
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
 fn table_row(what: &str, values: &[f64], goal: &str) {

@@ -12,6 +12,9 @@ use callcoach::synth::{self, ScriptLine, Voices};
 use callcoach::transcribe::{SpeechToText, TranscribeOptions, WhisperEngine};
 use callcoach::wer::word_error_rate;
 
+mod support;
+use support::{percentile, status_mb};
+
 const REP_LINES: &[&str] = &[
     "Thanks for taking the time today. How does your team plan the week right now?",
     "What happens when a technician runs late on a job?",
@@ -28,23 +31,6 @@ const PROSPECT_LINES: &[&str] = &[
     "I would have to run it by our vice president before we commit to anything.",
     "Tuesday afternoon could work if we keep it short.",
 ];
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-}
-
-fn peak_rss_mb() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|kb| kb.parse::<f64>().ok())
-        .map_or(f64::NAN, |kb| kb / 1024.0)
-}
 
 fn main() {
     let minutes: f64 = std::env::var("CALLCOACH_BENCH_MINUTES").ok().and_then(|m| m.parse().ok()).unwrap_or(3.0);
@@ -101,5 +87,5 @@ fn main() {
     println!("  per-utterance latency p50 {:.0} ms, p95 {:.0} ms, max {:.0} ms", percentile(&latencies, 0.5), percentile(&latencies, 0.95), percentile(&latencies, 1.0));
     println!("  real-time factor      {:.3} (inference time / call audio), {:.3} per second of speech", total_s / audio_s, total_s / speech_s.max(1e-9));
     println!("  word error rate       {:.1}%", 100.0 * errors / reference_words.max(1.0));
-    println!("  peak RSS              {:.0} MB", peak_rss_mb());
+    println!("  peak RSS              {:.0} MB", status_mb("VmHWM:"));
 }

@@ -246,6 +246,17 @@ impl Config {
     }
 }
 
+impl Config {
+    /// Where the post-call stage writes: briefs, account prep files, history.
+    pub fn brief_paths(&self) -> crate::brief::BriefPaths {
+        crate::brief::BriefPaths {
+            briefs_dir: self.briefs_dir.clone(),
+            prep_dir: Some(self.prep_dir.clone()),
+            history_db: Some(self.history_db.clone()),
+        }
+    }
+}
+
 /// `ggml-tiny.en-q8_0.bin` (or `ggml-tiny.en.bin` for f16), the file name `model fetch` writes.
 pub fn model_file_name(name: &str, quant: &str) -> String {
     let quant = quant.parse::<crate::model::Quant>().unwrap_or(crate::model::Quant::Q8_0);

@@ -19,7 +19,7 @@ use crate::audio::capture::{Capture, CaptureError};
 use crate::audio::file::CallAudio;
 use crate::audio::replay::{self, Speed};
 use crate::audio::source::{AudioEvent, SOURCE_RATE};
-use crate::brief::{self, BriefOutput, BriefPaths, CallRecord};
+use crate::brief::{self, BriefOutput, CallRecord};
 use crate::call::Speaker;
 use crate::coach::{CallPrep, ObjectionLibrary};
 use crate::config::Config;
@@ -157,11 +157,7 @@ pub fn finish_call(
 ) -> Result<BriefOutput, DaemonError> {
     let journal_path = outcome.journal_paths.first().ok_or_else(|| DaemonError::Other("the call has no journal".into()))?;
     let record = CallRecord::from_journal(journal::read(journal_path)?).with_prep(prep.clone());
-    let paths = BriefPaths {
-        briefs_dir: config.briefs_dir.clone(),
-        prep_dir: Some(config.prep_dir.clone()),
-        history_db: Some(config.history_db.clone()),
-    };
+    let paths = config.brief_paths();
     let output = brief::after_call(&record, &paths, chrono::Utc::now())?;
     if let Some(out) = out {
         brief::writer::write_folder(&output.brief, &record, out)?;

@@ -11,7 +11,7 @@ use clap::{Parser, Subcommand};
 use callcoach::config::Config;
 use callcoach::model::{self, Quant};
 use callcoach::audio::replay::Speed;
-use callcoach::brief::{self, BriefPaths, CallRecord};
+use callcoach::brief::{self, CallRecord};
 use callcoach::coach::CallPrep;
 use callcoach::daemon;
 use callcoach::recording;
@@ -353,11 +353,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             if given != CallPrep::default() {
                 call = call.with_prep(given);
             }
-            let paths = BriefPaths {
-                briefs_dir: config.briefs_dir.clone(),
-                prep_dir: Some(config.prep_dir.clone()),
-                history_db: Some(config.history_db.clone()),
-            };
+            let paths = config.brief_paths();
             let output = brief::after_call(&call, &paths, chrono::Utc::now())?;
             if let Some(out) = out {
                 brief::writer::write_folder(&output.brief, &call, &out)?;

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::audio::file::{load_call, AudioFileError, CallAudio};
+use crate::audio::file::{load_call, load_mono_16k, AudioFileError, CallAudio};
 use crate::call::{Segment, Speaker};
 use crate::segment::{segment_offline, SegmenterConfig};
 use crate::transcribe::{Job, SpeechToText, TranscribeError, Transcriber};
@@ -50,11 +50,7 @@ pub fn transcribe_call<E: SpeechToText + 'static>(
 
 /// Loads a call recorded as two files, one per speaker (each mixed down to mono).
 pub fn load_pair(rep: &Path, prospect: &Path) -> Result<CallAudio, AudioFileError> {
-    let mono = |path: &Path| -> Result<Vec<f32>, AudioFileError> {
-        let call = load_call(path, false)?;
-        Ok(call.rep)
-    };
-    Ok(CallAudio { rep: mono(rep)?, prospect: Some(mono(prospect)?) })
+    Ok(CallAudio { rep: load_mono_16k(rep)?, prospect: Some(load_mono_16k(prospect)?) })
 }
 
 /// Runs `jobs` through a transcriber and returns the non-empty segments in call order.

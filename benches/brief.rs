@@ -48,6 +48,7 @@ fn synthetic_journal(path: &Path, turns: usize) {
         started_at: "2026-11-23T10:00:00Z".into(),
         source: "bench".into(),
         prep: Some(prep),
+        judge: None,
     })
     .unwrap();
     let step = 3600.0 / turns as f64;

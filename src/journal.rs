@@ -44,12 +44,18 @@ pub enum Entry {
         /// The call's prep (account, contact, agenda…) as given, if any.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         prep: Option<serde_json::Value>,
+        /// Set when the live judge's verdicts follow as `verdict` lines
+        /// (`language` version); older journals are judged again after the call.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        judge: Option<u32>,
     },
     Utterance(Utterance),
     Segment(Segment),
     /// A device stopped or came back; gaps are recorded so the brief knows.
     Health { t_s: f64, event: serde_json::Value },
     CallEnded { t_s: f64, reason: String },
+    /// The live judge's verdict on an objection or the next step, as it was reached.
+    Verdict(crate::coach::CoachVerdict),
 }
 
 /// Appends entries to one or more journal files (the data directory's and,
@@ -122,6 +128,10 @@ pub struct JournalRecord {
     pub ended_at_s: Option<f64>,
     /// True when the last line was cut off (callcoach died mid-write).
     pub truncated_tail: bool,
+    /// The live judge's verdicts in the order they were reached.
+    pub verdicts: Vec<crate::coach::CoachVerdict>,
+    /// The judge version that wrote `verdicts`, if the journal carries them.
+    pub judge: Option<u32>,
 }
 
 impl JournalRecord {
@@ -163,7 +173,8 @@ pub fn read(path: &Path) -> Result<JournalRecord, JournalError> {
             }
         };
         match entry {
-            Entry::CallStarted { call_id, started_at, source, prep, .. } => {
+            Entry::CallStarted { call_id, started_at, source, prep, judge, .. } => {
+                record.judge = judge;
                 record.call_id = call_id;
                 record.started_at = started_at;
                 record.source = source;
@@ -173,6 +184,7 @@ pub fn read(path: &Path) -> Result<JournalRecord, JournalError> {
             Entry::Segment(s) => record.segments.push(s),
             Entry::Health { t_s, event } => record.health.push((t_s, event)),
             Entry::CallEnded { t_s, .. } => record.ended_at_s = Some(t_s),
+            Entry::Verdict(v) => record.verdicts.push(v),
         }
     }
     if record.call_id.is_empty() {
@@ -231,7 +243,7 @@ mod tests {
     use super::*;
 
     fn started() -> Entry {
-        Entry::CallStarted { version: JOURNAL_VERSION, call_id: "c1".into(), started_at: "2026-11-23T10:00:00Z".into(), source: "test".into(), prep: None }
+        Entry::CallStarted { version: JOURNAL_VERSION, call_id: "c1".into(), started_at: "2026-11-23T10:00:00Z".into(), source: "test".into(), prep: None, judge: None }
     }
 
     #[test]

@@ -115,12 +115,18 @@ enum Command {
     },
     /// Evaluate the brief on the labelled set of synthetic calls.
     Eval {
-        /// Directory of labelled calls (NAME.txt + NAME.toml).
+        /// One directory of labelled calls (NAME.txt + NAME.toml) instead of the sets.
         #[arg(long)]
         dir: Option<PathBuf>,
         /// "text" (from the scripts) or "audio" (espeak-ng → whisper → brief).
         #[arg(long, default_value = "text")]
         mode: String,
+        /// "train" (tuned on), "heldout" (frozen, scored only) or "both", side by side.
+        #[arg(long, default_value = "both")]
+        set: String,
+        /// Also write the full report as JSON here.
+        #[arg(long)]
+        json: Option<PathBuf>,
         #[arg(long)]
         model: Option<PathBuf>,
     },
@@ -366,17 +372,34 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let report = callcoach::history::patterns(&store, rep.as_deref(), now - chrono::Duration::days(days), now)?;
             print!("{}", report.to_markdown());
         }
-        Command::Eval { dir, mode, model } => {
-            let dir = dir.unwrap_or_else(brief::eval::labelled_dir);
-            let report = match mode.as_str() {
-                "text" => brief::eval::evaluate_text(&dir)?,
-                "audio" => {
-                    let model = model.unwrap_or_else(|| config.model_path.clone());
-                    eval_from_audio(&config, &dir, &model)?
-                }
-                other => anyhow::bail!("unknown eval mode '{other}' (expected \"text\" or \"audio\")"),
+        Command::Eval { dir, mode, set, json, model } => {
+            let sets: Vec<(String, Vec<PathBuf>)> = match (&dir, set.as_str()) {
+                (Some(d), _) => vec![("labelled".to_string(), vec![d.clone()])],
+                (None, "both") => ["train", "heldout"]
+                    .iter()
+                    .map(|s| (s.to_string(), brief::eval::set_dirs(s).expect("known set")))
+                    .collect(),
+                (None, s) => match brief::eval::set_dirs(s) {
+                    Some(dirs) => vec![(s.to_string(), dirs)],
+                    None => anyhow::bail!("unknown eval set '{s}' (expected \"train\", \"heldout\" or \"both\")"),
+                },
             };
-            print!("{}", report.to_markdown());
+            let model = model.unwrap_or_else(|| config.model_path.clone());
+            let mut reports = Vec::new();
+            for (name, dirs) in &sets {
+                let calls = brief::eval::load_set(name, dirs)?;
+                let report = match mode.as_str() {
+                    "text" => brief::eval::evaluate_set(name, &calls, "text (mode a)", &mut brief::eval::text_record)?,
+                    "audio" => eval_from_audio(&config, name, &calls, &model)?,
+                    other => anyhow::bail!("unknown eval mode '{other}' (expected \"text\" or \"audio\")"),
+                };
+                reports.push(report);
+            }
+            print!("{}", brief::eval::comparison_markdown(&reports));
+            if let Some(path) = json {
+                std::fs::write(&path, serde_json::to_string_pretty(&reports)?)
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
         }
         Command::Synth { script, out, truth } => {
             let text = std::fs::read_to_string(&script).with_context(|| format!("reading {}", script.display()))?;
@@ -400,14 +423,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 
 /// Mode (b) of the evaluation: render each labelled call with espeak-ng,
 /// replay it through the whole pipeline at full speed, and read the journal back.
-fn eval_from_audio(config: &Config, dir: &std::path::Path, model: &std::path::Path) -> anyhow::Result<brief::eval::EvalReport> {
+fn eval_from_audio(
+    config: &Config,
+    set: &str,
+    calls: &[brief::eval::LabelledCall],
+    model: &std::path::Path,
+) -> anyhow::Result<brief::eval::EvalReport> {
     let work = tempfile_dir()?;
     let mut eval_config = config.clone();
     eval_config.data_dir = work.join("data");
     eval_config.briefs_dir = work.join("briefs");
     eval_config.prep_dir = work.join("prep");
     eval_config.history_db = work.join("history.sqlite");
-    let report = brief::eval::evaluate(dir, "audio (mode b)", &mut |call, rendered| {
+    let report = brief::eval::evaluate_set(set, calls, "audio (mode b)", &mut |call, rendered| {
         let audio = callcoach::audio::file::CallAudio { rep: rendered.rep.clone(), prospect: Some(rendered.prospect.clone()) };
         let request = daemon::ReplayRequest {
             call: audio,

@@ -250,6 +250,7 @@ impl CallState {
             started_at: started_at.clone(),
             source: self.options.source_label.clone(),
             prep: prep.clone(),
+            judge: Some(crate::language::JUDGE_VERSION),
         })?;
         self.publisher.publish(&Event::CallStarted {
             call_id: self.options.call_id.clone(),
@@ -308,6 +309,10 @@ impl CallState {
     }
 
     fn publish_prompts(&mut self) -> Result<(), PipelineError> {
+        // Verdicts first: the journal holds the verdict before the overlay shows it.
+        for verdict in self.coach.drain_verdicts() {
+            self.journal.append(&Entry::Verdict(verdict))?;
+        }
         for prompt in self.coach.drain_prompts() {
             self.publisher.publish(&Event::Prompt(serde_json::to_value(&prompt).expect("prompts serialise")))?;
             self.outcome.prompts.push(prompt);

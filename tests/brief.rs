@@ -11,7 +11,7 @@ use callcoach::brief::{
     self, Action, BriefPaths, CallRecord, Category, EmailKind, Outcome, PLACEHOLDER_ACCOUNT,
 };
 use callcoach::call::{Segment, Speaker, Utterance};
-use callcoach::coach::prep::CallPrep;
+use callcoach::prep::CallPrep;
 use callcoach::history::{self, HistoryStore, PastCall, SqliteHistory};
 use callcoach::journal::{self, Entry, Journal, JournalRecord, JOURNAL_VERSION};
 use chrono::{DateTime, Duration, Utc};
@@ -291,6 +291,7 @@ fn write_journal(path: &Path, record: &JournalRecord, end: bool) {
         started_at: record.started_at.clone(),
         source: "test".into(),
         prep: record.prep.clone(),
+        judge: None,
     })
     .unwrap();
     let mut utterances = record.utterances.iter();

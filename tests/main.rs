@@ -7,6 +7,7 @@ mod util;
 mod bad_input;
 mod brief;
 mod brief_audio;
+mod judgement;
 mod transcription;
 mod server;
 mod overlay;

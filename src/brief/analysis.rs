@@ -2,10 +2,10 @@
 //! objections and whether each was handled, the next step, and every finding that
 //! can point at one of the six root causes, each with a weight and a moment.
 //!
-//! Pure and synchronous. Text rules run on normalised words from `coach::text`
+//! Pure and synchronous. Text rules run on normalised words from `language::text`
 //! (contractions expanded, numbers as digits), so they survive Whisper's spelling;
 //! objections come from the live coach's `ObjectionMatcher` over its library
-//! (`config/objections.toml`) and next steps from `coach::text::detect_next_step`, so
+//! (`config/objections.toml`) and next steps from `language::text::detect_next_step`, so
 //! the brief and the overlay agree on what the prospect raised and what was agreed.
 //!
 //! How each root cause is detected (weights are summed per category; a category
@@ -31,13 +31,14 @@
 //!   instead of disqualifying. A rep who disqualifies cleanly has no ICP failure.
 
 use crate::call::{Segment, Speaker, Utterance};
-use crate::coach::objections::{ObjectionLibrary, ObjectionMatcher, ObjectionType};
-use crate::coach::text::{self, Sentence};
+use crate::language::judge::FumbleReason;
+use crate::language::objections::ObjectionType;
+use crate::language::text::{self, Sentence};
 
 use super::{
     BriefConfig, BriefMetrics, CallRecord, Category, FailureMoment, FlagMetric, Names, NextStep,
-    ObjectionRecord, Outcome, RootCause, Severity, PLACEHOLDER_ACCOUNT, PLACEHOLDER_PROSPECT,
-    PLACEHOLDER_REP,
+    ObjectionRecord, Outcome, RootCause, Severity, Verdicts, PLACEHOLDER_ACCOUNT,
+    PLACEHOLDER_PROSPECT, PLACEHOLDER_REP,
 };
 
 /// Consecutive segments of one speaker.
@@ -193,7 +194,7 @@ pub fn turns(segments: &[Segment]) -> Vec<Turn> {
 }
 
 // ---------------------------------------------------------------------------
-// Phrase lists. All are normalised word sequences (see `coach::text::normalize`).
+// Phrase lists. All are normalised word sequences (see `language::text::normalize`).
 // ---------------------------------------------------------------------------
 
 /// The prospect signals the rep should already know this.
@@ -454,7 +455,6 @@ const DECISION_BLOCKS: &[&str] = &[
 ];
 
 /// A close signal that a next step was refused.
-const ACCEPT_BLOCKERS: &[&str] = &["i guess not", "not sure", "maybe later"];
 
 /// Pain words: what makes a sentence the prospect's problem in their own words.
 const PAIN_STEMS: &[&str] = &[
@@ -491,68 +491,6 @@ const PAIN_STEMS: &[&str] = &[
     "half",
 ];
 
-/// Words that address each objection type in a reply.
-fn topic_words(kind: ObjectionType) -> &'static [&'static str] {
-    match kind {
-        ObjectionType::Price => &[
-            "price", "pric", "cost", "budget", "plan", "pay", "dollar", "roi", "sav", "save",
-            "invest", "discount", "quote", "fee", "afford", "payback", "value", "worth", "fit",
-            "spend",
-        ],
-        ObjectionType::Timing => &[
-            "when", "quarter", "month", "year", "time", "start", "timeline", "date", "week",
-            "wrap", "spring", "march", "later",
-        ],
-        ObjectionType::Authority => &[
-            "decision", "decid", "approv", "sign", "vp", "cfo", "ceo", "boss", "manag", "involv",
-            "meet", "bring", "introduc", "she", "he", "they", "her", "him",
-        ],
-        ObjectionType::Need => &[
-            "need", "problem", "cost", "worth", "value", "hour", "pain", "today", "back", "lose",
-            "trip", "spend",
-        ],
-        ObjectionType::Competitor => &[
-            "switch",
-            "contract",
-            "compar",
-            "different",
-            "differ",
-            "unlike",
-            "versus",
-            "like",
-            "dislik",
-            "renew",
-            "expir",
-        ],
-    }
-}
-
-/// Pivots away from what the prospect just said.
-const PIVOTS: &[&str] = &[
-    "anyway",
-    "moving on",
-    "let me show",
-    "let us move on",
-    "back to",
-    "in the meantime",
-    "let me tell you",
-];
-
-/// Replies that concede without substance.
-const CONCESSIONS: &[&str] = &[
-    "i understand",
-    "no worries",
-    "no problem",
-    "fair enough",
-    "got it",
-    "understood",
-    "okay sure",
-    "sure",
-    "right",
-    "okay",
-    "oh okay",
-];
-
 // ---------------------------------------------------------------------------
 // The analysis
 // ---------------------------------------------------------------------------
@@ -573,8 +511,9 @@ pub fn analyse(record: &CallRecord, config: &BriefConfig) -> Analysis {
     );
     let sentences: Vec<Vec<Sentence>> = a.turns.iter().map(|t| text::sentences(&t.text)).collect();
     count_questions(&mut a, &sentences);
-    objections(&mut a, record, &sentences);
-    next_step(&mut a, &sentences);
+    let verdicts = record.verdicts();
+    objections(&mut a, record, &verdicts);
+    next_step(&mut a, &verdicts);
     agenda(&mut a, record, &sentences, config);
     knowledge(&mut a, &sentences, config);
     preparation(&mut a, &sentences);
@@ -695,197 +634,90 @@ fn count_questions(a: &mut Analysis, sentences: &[Vec<Sentence>]) {
     }
 }
 
-/// The rep's reply to the prospect turn `i`: rep turns up to the prospect's next
-/// real answer (one- or two-word backchannels do not end it).
-fn reply_after(turns: &[Turn], i: usize) -> (String, Option<usize>) {
-    let mut reply = String::new();
-    let mut first = None;
-    for (j, t) in turns.iter().enumerate().skip(i + 1) {
-        match t.speaker {
-            Speaker::Rep => {
-                first.get_or_insert(j);
-                if !reply.is_empty() {
-                    reply.push(' ');
-                }
-                reply.push_str(&t.text);
-            }
-            Speaker::Prospect if t.word_count() <= 2 && !reply.is_empty() => continue,
-            Speaker::Prospect => {
-                if !reply.is_empty() {
-                    break;
-                }
-            }
-        }
-    }
-    (reply, first)
-}
-
-fn objections(a: &mut Analysis, record: &CallRecord, sentences: &[Vec<Sentence>]) {
-    // The live coach's library, so the brief and the overlay agree on what was raised.
-    let matcher = ObjectionMatcher::new(std::sync::Arc::new(ObjectionLibrary::builtin()));
+/// The objections as the live judge saw them (`CallRecord::verdicts`): the brief
+/// never judges a reply itself, so it cannot disagree with the overlay. A chain of
+/// raises of one type that the judge saw repeated becomes one objection with
+/// `repeats`; each repeat is a failure moment of its own.
+fn objections(a: &mut Analysis, record: &CallRecord, verdicts: &Verdicts) {
     let prep = &record.prep;
-    // (type, turn, sentence, t) of every raise.
-    let mut raises: Vec<(ObjectionType, usize, String, f64)> = Vec::new();
-    for (i, t) in a.turns.iter().enumerate() {
-        if t.speaker != Speaker::Prospect {
+    let raised = &verdicts.objections;
+    let mut used = vec![false; raised.len()];
+    for (n, first) in raised.iter().enumerate() {
+        if used[n] {
             continue;
         }
-        for (start, piece) in &t.pieces {
-            for hit in matcher.find(piece, Speaker::Prospect, prep) {
-                raises.push((hit.kind, i, hit.sentence.clone(), *start));
-                if hit.kind == ObjectionType::Competitor && a.competitor.is_none() {
-                    a.competitor = prep
-                        .competitors
-                        .iter()
-                        .find(|c| hit.sentence.to_lowercase().contains(&c.to_lowercase()))
-                        .cloned()
-                        .or_else(|| {
-                            Some(hit.phrase.clone())
-                                .filter(|p| p.chars().next().is_some_and(char::is_uppercase))
-                        });
+        used[n] = true;
+        // Follow the chain: a raise judged `repeated` continues in the next raise of its type.
+        let mut chain = vec![n];
+        let mut last = n;
+        while raised[last].fumble == Some(FumbleReason::Repeated) {
+            match (last + 1..raised.len()).find(|&m| !used[m] && raised[m].kind == first.kind) {
+                Some(m) => {
+                    used[m] = true;
+                    chain.push(m);
+                    last = m;
                 }
-                if hit.kind == ObjectionType::Authority && a.decision_maker.is_none() {
-                    a.decision_maker = decision_maker(&hit.sentence);
-                }
+                None => break,
             }
         }
-    }
-    let _ = sentences;
-    let mut seen: Vec<ObjectionType> = Vec::new();
-    for (n, (kind, i, sentence, t_s)) in raises.iter().enumerate() {
-        if seen.contains(kind) {
-            continue;
-        }
-        seen.push(*kind);
-        let repeats = raises[n + 1..]
-            .iter()
-            .filter(|(k, j, _, _)| k == kind && j != i)
-            .count();
-        let (reply, _) = reply_after(&a.turns, *i);
-        let (handled, assessment) = judge_reply(*kind, sentence, &reply, repeats);
-        let record = ObjectionRecord {
-            kind: *kind,
-            t_s: *t_s,
-            excerpt: clip(sentence, 200),
-            handled,
-            assessment: assessment.clone(),
-            reply: (!reply.is_empty()).then(|| clip(&reply, 200)),
-            repeats,
-        };
-        if !handled {
-            a.findings.push(Finding {
-                t_s: *t_s,
-                excerpt: format!("prospect: {}", clip(sentence, 160)),
-                metric: FlagMetric::UnresolvedObjection,
-                severity: Severity::High,
-                category: Category::Objection,
-                weight: 3.0 + if repeats > 0 { 1.0 } else { 0.0 },
-                detail: format!("{} objection {}", kind, assessment),
-            });
-            // Each time the prospect had to say it again is a moment of its own.
-            for (_, _, again, t_again) in raises[n + 1..]
-                .iter()
-                .filter(|(k, j, _, _)| k == kind && j != i)
-            {
-                a.findings.push(Finding {
-                    t_s: *t_again,
-                    excerpt: format!("prospect: {}", clip(again, 160)),
-                    metric: FlagMetric::UnresolvedObjection,
-                    severity: Severity::Medium,
-                    category: Category::Objection,
-                    weight: 0.0,
-                    detail: format!("the prospect had to raise the {kind} objection again"),
-                });
-            }
-        }
-        a.objections.push(record);
-    }
-}
-
-/// Whether a reply handled an objection: acknowledged and answered with substance
-/// or a question, without pivoting away; an objection the prospect had to repeat
-/// was not handled.
-fn judge_reply(
-    kind: ObjectionType,
-    objection: &str,
-    reply: &str,
-    repeats: usize,
-) -> (bool, String) {
-    if repeats > 0 {
-        return (
-            false,
+        let repeats = chain.len() - 1;
+        let final_verdict = &raised[last];
+        let handled = final_verdict.handled && repeats == 0;
+        let assessment = if repeats > 0 {
             format!(
                 "not resolved: the prospect had to raise it again ({} more time{})",
                 repeats,
                 if repeats == 1 { "" } else { "s" }
-            ),
-        );
-    }
-    if reply.trim().is_empty() {
-        return (false, "left unanswered: the rep went quiet".into());
-    }
-    let ss = text::sentences(reply);
-    let words: Vec<String> = ss.iter().flat_map(|s| s.words.clone()).collect();
-    if let Some(p) = has_any(&words, PIVOTS) {
-        return (false, format!("conceded and moved on (\"{}\")", p));
-    }
-    let asks = ss.iter().any(|s| {
-        text::sentence_is_question(s)
-            && s.words.len() >= 3
-            && !has(&s.words, "does that make sense")
-    });
-    if asks {
-        return (true, "acknowledged and answered with a question".into());
-    }
-    // Substance: content words beyond the concession, on the objection's topic.
-    let objection_stems: Vec<String> = text::content_stems(objection);
-    let topics = topic_words(kind);
-    let content: Vec<String> = ss
-        .iter()
-        .filter(|s| !is_concession(&s.words))
-        .flat_map(|s| {
-            s.words
+            )
+        } else {
+            final_verdict.assessment.clone().unwrap_or_else(|| "not judged".into())
+        };
+        if first.kind == ObjectionType::Competitor && a.competitor.is_none() {
+            a.competitor = prep
+                .competitors
                 .iter()
-                .filter(|w| !text::is_stopword(w))
-                .map(|w| text::stem(w))
-        })
-        .collect();
-    let on_topic = content
-        .iter()
-        .any(|c| topics.iter().any(|t| c.starts_with(t)) || objection_stems.contains(c));
-    if content.len() >= 8 && on_topic {
-        return (true, "acknowledged and answered with substance".into());
+                .find(|c| first.excerpt.to_lowercase().contains(&c.to_lowercase()))
+                .cloned()
+                .or_else(|| Some(first.phrase.clone()).filter(|p| p.chars().next().is_some_and(char::is_uppercase)));
+        }
+        if first.kind == ObjectionType::Authority && a.decision_maker.is_none() {
+            a.decision_maker = decision_maker(&first.excerpt);
+        }
+        let reply = first.response_excerpt.clone();
+        if !handled {
+            a.findings.push(Finding {
+                t_s: first.t_s,
+                excerpt: format!("prospect: {}", clip(&first.excerpt, 160)),
+                metric: FlagMetric::UnresolvedObjection,
+                severity: Severity::High,
+                category: Category::Objection,
+                weight: 3.0 + if repeats > 0 { 1.0 } else { 0.0 },
+                detail: format!("{} objection {}", first.kind, assessment),
+            });
+            for &m in &chain[1..] {
+                a.findings.push(Finding {
+                    t_s: raised[m].t_s,
+                    excerpt: format!("prospect: {}", clip(&raised[m].excerpt, 160)),
+                    metric: FlagMetric::UnresolvedObjection,
+                    severity: Severity::Medium,
+                    category: Category::Objection,
+                    weight: 0.0,
+                    detail: format!("the prospect had to raise the {} objection again", first.kind),
+                });
+            }
+        }
+        a.objections.push(ObjectionRecord {
+            kind: first.kind,
+            t_s: first.t_s,
+            excerpt: clip(&first.excerpt, 200),
+            handled,
+            assessment,
+            reply: reply.map(|r| clip(&r, 200)),
+            repeats,
+            fumble: if handled { None } else { final_verdict.fumble.or(Some(FumbleReason::Repeated)) },
+            id: Some(first.id),
+        });
     }
-    let first = ss.first().map(|s| s.original.clone()).unwrap_or_default();
-    (
-        false,
-        format!("conceded without an answer (\"{}\")", clip(&first, 60)),
-    )
-}
-
-fn is_concession(words: &[String]) -> bool {
-    let joined = words.join(" ");
-    !words.is_empty()
-        && words.len() <= 6
-        && CONCESSIONS.iter().any(|c| joined.contains(c))
-        && words.iter().all(|w| {
-            text::is_stopword(w)
-                || [
-                    "understand",
-                    "worries",
-                    "problem",
-                    "fair",
-                    "enough",
-                    "understood",
-                    "oh",
-                    "sure",
-                    "right",
-                    "fine",
-                    "makes",
-                    "sense",
-                ]
-                .contains(&w.as_str())
-        })
 }
 
 /// "I'd have to run it by our VP of Operations" -> "our VP of Operations".
@@ -952,44 +784,16 @@ fn find_next_step(line: &str) -> Option<text::NextStepMatch> {
     text::detect_next_step(line)
 }
 
-fn next_step(a: &mut Analysis, sentences: &[Vec<Sentence>]) {
+/// The next step as the live judge secured it; without one, the vague close and
+/// the buying signals the rep let pass are the moments.
+fn next_step(a: &mut Analysis, verdicts: &Verdicts) {
     let turns = &a.turns;
-    let mut found: Option<NextStep> = None;
-    for (i, t) in turns.iter().enumerate() {
-        let Some(m) = find_next_step(&t.text) else {
-            continue;
-        };
-        let reply = turns[i + 1..].iter().find(|n| n.speaker != t.speaker);
-        let agreed = match reply {
-            Some(r) => {
-                let rw = text::words(&r.text);
-                let refused = has_any(&rw, ACCEPT_BLOCKERS).is_some();
-                let counter = find_next_step(&r.text);
-                !refused
-                    && (text::is_acceptance(&r.text)
-                        || counter.as_ref().is_some_and(|c| !c.tentative))
-            }
-            None => false,
-        };
-        let secured = if m.tentative {
-            agreed
-        } else {
-            t.speaker == Speaker::Prospect || agreed || reply.is_none()
-        };
-        if secured {
-            let phrase = match (m.tentative, reply) {
-                (true, Some(r)) => format!("{} — {}", clip(&m.phrase, 120), clip(&r.text, 80)),
-                _ => clip(&m.phrase, 160),
-            };
-            found = Some(NextStep {
-                secured: true,
-                phrase: Some(phrase),
-                when: Some(m.when.clone()),
-                t_s: Some(t.time_of(&m.phrase)),
-            });
-        }
-    }
-    let _ = sentences;
+    let found = verdicts.next_step.as_ref().map(|n| NextStep {
+        secured: true,
+        phrase: Some(clip(&n.phrase, 160)),
+        when: Some(n.when.clone()),
+        t_s: Some(n.t_s),
+    });
     a.next_step = match found {
         Some(n) => n,
         None => {

@@ -23,8 +23,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{build, Brief, CallRecord};
 use crate::call::{Segment, Utterance};
-use crate::coach::objections::ObjectionType;
-use crate::coach::prep::CallPrep;
+use crate::language::objections::ObjectionType;
+use crate::prep::CallPrep;
 use crate::journal::JournalRecord;
 use crate::synth::{self, RenderedCall, ScriptLine, SynthError, Voices};
 
@@ -45,14 +45,20 @@ pub enum EvalError {
     Empty { path: PathBuf },
 }
 
-/// The truth a labelled call was written to have.
+/// The truth a labelled call was written to have (format: `tests/fixtures/calls/FORMAT.md`).
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Truth {
     /// "good" or "bad".
     pub outcome: String,
+    /// Every root cause present (empty for a good call).
+    #[serde(default)]
+    pub failure_categories: Vec<String>,
     /// A category, or "none" for a good call.
     pub primary_root_cause: String,
+    /// Other primaries a fair reviewer could pick.
+    #[serde(default)]
+    pub acceptable_root_causes: Vec<String>,
     pub salvage_action: String,
     pub next_step_secured: bool,
     #[serde(default)]
@@ -60,6 +66,9 @@ pub struct Truth {
     /// The rendering must give the rep at least this share of talk.
     #[serde(default)]
     pub talk_ratio_min: Option<f64>,
+    /// Quotes of prospect lines that sound like objections and are not.
+    #[serde(default)]
+    pub not_objections: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -68,6 +77,10 @@ pub struct TruthObjection {
     #[serde(rename = "type")]
     pub kind: ObjectionType,
     pub handled: bool,
+    /// An exact substring of the prospect line that carries it; without it the
+    /// objection matches on type alone.
+    #[serde(default)]
+    pub quote: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -83,6 +96,9 @@ struct RawLabels {
 #[serde(deny_unknown_fields)]
 struct RawCall {
     started_at: String,
+    /// discovery, demo, pricing, renewal, cold_call, follow_up.
+    #[serde(default)]
+    kind: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -109,6 +125,10 @@ pub struct LabelledCall {
     /// RFC 3339 call start.
     pub started_at: String,
     pub truth: Truth,
+    /// For each truth objection, the index in `lines` of the line its quote is in.
+    pub objection_lines: Vec<Option<usize>>,
+    /// The set it belongs to ("train" or "heldout").
+    pub set: String,
 }
 
 /// Loads every `NAME.txt` with a `NAME.toml` in `dir`, sorted by name.
@@ -163,6 +183,30 @@ pub fn load_labelled(dir: &Path) -> Result<Vec<LabelledCall>, EvalError> {
                 raw.truth.primary_root_cause
             )));
         }
+        for c in raw.truth.acceptable_root_causes.iter().chain(&raw.truth.failure_categories) {
+            if super::Category::parse(c).is_none() {
+                return Err(bad(format!("root cause '{c}' is not a category")));
+            }
+        }
+        let prospect_line = |quote: &str| {
+            lines.iter().position(|l| l.speaker == crate::call::Speaker::Prospect && l.text.contains(quote))
+        };
+        let mut objection_lines = Vec::new();
+        for o in &raw.truth.objections {
+            match &o.quote {
+                Some(q) => match prospect_line(q) {
+                    Some(i) => objection_lines.push(Some(i)),
+                    None => return Err(bad(format!("objection quote '{q}' is in no prospect line"))),
+                },
+                None => objection_lines.push(None),
+            }
+        }
+        for q in &raw.truth.not_objections {
+            if prospect_line(q).is_none() {
+                return Err(bad(format!("not_objections quote '{q}' is in no prospect line")));
+            }
+        }
+        let _ = &raw.call.kind;
         if super::Action::parse(&raw.truth.salvage_action).is_none() {
             return Err(bad(format!(
                 "truth.salvage_action '{}' is not an action",
@@ -190,6 +234,8 @@ pub fn load_labelled(dir: &Path) -> Result<Vec<LabelledCall>, EvalError> {
             prep,
             started_at: raw.call.started_at,
             truth: raw.truth,
+            objection_lines,
+            set: String::new(),
         });
     }
     if out.is_empty() {
@@ -238,6 +284,15 @@ pub fn record_from_rendered(call: &LabelledCall, rendered: &RenderedCall) -> Cal
     }
 }
 
+/// An objection the brief reported.
+#[derive(Debug, Clone, Serialize)]
+pub struct FoundObjection {
+    #[serde(rename = "type")]
+    pub kind: ObjectionType,
+    pub handled: bool,
+    pub t_s: f64,
+}
+
 /// What the brief said against the truth, for one call.
 #[derive(Debug, Clone, Serialize)]
 pub struct CallResult {
@@ -247,19 +302,52 @@ pub struct CallResult {
     pub primary_root_cause: String,
     pub salvage_action: String,
     pub next_step_secured: bool,
-    pub objections: Vec<(ObjectionType, bool)>,
+    pub objections: Vec<FoundObjection>,
+    /// For each truth objection, the index in `objections` it matched.
+    pub matches: Vec<Option<usize>>,
     pub talk_ratio_truth: f64,
     pub talk_ratio_brief: f64,
     #[serde(skip)]
     pub brief: Brief,
 }
 
+/// A reported objection matches a truth objection of the same type raised in the
+/// line the quote is in: its time lies between the line's start and 10 s after
+/// its end (the judge stamps the end of the speech that carried it).
+const MATCH_BEFORE_S: f64 = 1.0;
+const MATCH_AFTER_S: f64 = 10.0;
+
+fn match_objections(
+    truth: &[TruthObjection],
+    windows: &[Option<(f64, f64)>],
+    found: &[FoundObjection],
+) -> Vec<Option<usize>> {
+    let mut taken = vec![false; found.len()];
+    let mut out = vec![None; truth.len()];
+    for (i, t) in truth.iter().enumerate() {
+        let candidate = found.iter().enumerate().position(|(j, f)| {
+            !taken[j]
+                && f.kind == t.kind
+                && windows[i].is_none_or(|(start, end)| {
+                    f.t_s >= start - MATCH_BEFORE_S && f.t_s <= end + MATCH_AFTER_S
+                })
+        });
+        if let Some(j) = candidate {
+            taken[j] = true;
+            out[i] = Some(j);
+        }
+    }
+    out
+}
+
 impl CallResult {
     pub fn outcome_ok(&self) -> bool {
         self.outcome == self.truth.outcome
     }
+    /// The primary root cause is the truth's or one of its acceptable alternatives.
     pub fn primary_ok(&self) -> bool {
         self.primary_root_cause == self.truth.primary_root_cause
+            || self.truth.acceptable_root_causes.contains(&self.primary_root_cause)
     }
     pub fn action_ok(&self) -> bool {
         self.salvage_action == self.truth.salvage_action
@@ -267,9 +355,42 @@ impl CallResult {
     pub fn next_step_ok(&self) -> bool {
         self.next_step_secured == self.truth.next_step_secured
     }
+    /// Talk ratio within 3 points of the rendering's measured truth.
+    pub fn talk_ratio_ok(&self) -> bool {
+        (self.talk_ratio_brief - self.talk_ratio_truth).abs() <= 0.03
+    }
+    /// Every field right and every objection found, typed and judged right, none extra.
+    pub fn all_ok(&self) -> bool {
+        self.outcome_ok()
+            && self.primary_ok()
+            && self.action_ok()
+            && self.next_step_ok()
+            && self.talk_ratio_ok()
+            && self.matches.iter().all(Option::is_some)
+            && self.objections.len() == self.matches.len()
+            && self.handled_ok() == self.matches.len()
+    }
+    fn handled_ok(&self) -> usize {
+        self.truth
+            .objections
+            .iter()
+            .zip(&self.matches)
+            .filter(|(t, m)| m.is_some_and(|j| self.objections[j].handled == t.handled))
+            .count()
+    }
 }
 
-/// Per-field accuracy over the set.
+/// Precision and recall of one objection type.
+#[derive(Debug, Clone, Serialize)]
+pub struct TypeScore {
+    #[serde(rename = "type")]
+    pub kind: ObjectionType,
+    pub truth: usize,
+    pub found: usize,
+    pub matched: usize,
+}
+
+/// Per-field accuracy over a set.
 #[derive(Debug, Clone, Serialize)]
 pub struct EvalSummary {
     pub calls: usize,
@@ -278,99 +399,169 @@ pub struct EvalSummary {
     pub salvage_action_accuracy: f64,
     pub objection_precision: f64,
     pub objection_recall: f64,
-    /// On objections whose type was found.
+    /// On the objections matched.
     pub handled_accuracy: f64,
     pub talk_ratio_mae: f64,
+    /// Calls whose talk ratio is within 3 points.
+    pub talk_ratio_within_3pts: f64,
     pub next_step_accuracy: f64,
     pub objections_truth: usize,
     pub objections_found: usize,
     pub objections_matched: usize,
+    pub handled_correct: usize,
+    pub by_type: Vec<TypeScore>,
+    /// Calls right on every field.
+    pub calls_all_ok: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct EvalReport {
     pub mode: String,
+    /// "train" or "heldout".
+    pub set: String,
     pub results: Vec<CallResult>,
     pub summary: EvalSummary,
 }
 
-/// Evaluates every labelled call in `dir`: renders it, turns it into a record with
-/// `transcribe`, builds the brief (no history, `now` = the call's start) and compares.
-pub fn evaluate(
-    dir: &Path,
-    mode: &str,
-    transcribe: &mut dyn FnMut(&LabelledCall, &RenderedCall) -> Result<CallRecord, String>,
-) -> Result<EvalReport, EvalError> {
-    let calls = load_labelled(dir)?;
-    let mut results = Vec::with_capacity(calls.len());
-    for call in &calls {
-        let rendered = render(call)?;
-        let mut record = transcribe(call, &rendered).map_err(|message| EvalError::Transcribe {
-            name: call.name.clone(),
-            message,
-        })?;
-        if record.prep == CallPrep::default() {
-            record.prep = call.prep.clone();
-        }
-        if record.journal.started_at.is_empty() {
-            record.journal.started_at = call.started_at.clone();
-        }
-        let now: DateTime<Utc> = super::parse_time(&call.started_at)
-            .map(|t| t.with_timezone(&Utc))
-            .unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
-        let brief = build(&record, &[], now);
-        results.push(CallResult {
-            name: call.name.clone(),
-            truth: call.truth.clone(),
-            outcome: brief.outcome.as_str().to_string(),
-            primary_root_cause: brief
-                .primary_root_cause()
-                .map(|c| c.as_str().to_string())
-                .unwrap_or_else(|| "none".into()),
-            salvage_action: brief.salvage.action.as_str().to_string(),
-            next_step_secured: brief.next_step.secured,
-            objections: brief
-                .objections
-                .iter()
-                .map(|o| (o.kind, o.handled))
-                .collect(),
-            talk_ratio_truth: rendered.talk_ratio_rep(),
-            talk_ratio_brief: brief.metrics.talk_ratio_rep,
-            brief,
-        });
+/// Where a set's calls live. Train is tuned on; held-out is frozen and only scored.
+pub fn set_dirs(set: &str) -> Option<Vec<PathBuf>> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/calls");
+    match set {
+        "train" => Some(vec![root.join("labelled"), root.join("train")]),
+        "heldout" => Some(vec![root.join("heldout")]),
+        _ => None,
     }
-    let summary = summarise(&results);
-    Ok(EvalReport {
-        mode: mode.to_string(),
-        results,
-        summary,
+}
+
+/// Loads every labelled call of the directories, tagged with `set`.
+pub fn load_set(set: &str, dirs: &[PathBuf]) -> Result<Vec<LabelledCall>, EvalError> {
+    let mut calls = Vec::new();
+    for dir in dirs {
+        if !dir.is_dir() {
+            continue;
+        }
+        match load_labelled(dir) {
+            Ok(found) => calls.extend(found),
+            Err(EvalError::Empty { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    if calls.is_empty() {
+        return Err(EvalError::Empty { path: dirs.first().cloned().unwrap_or_default() });
+    }
+    for c in &mut calls {
+        c.set = set.to_string();
+    }
+    Ok(calls)
+}
+
+/// A record maker: mode (a) from the rendering's truth, mode (b) through audio.
+pub type Transcribe<'a> = dyn FnMut(&LabelledCall, &RenderedCall) -> Result<CallRecord, String> + 'a;
+
+/// Evaluates one call: renders it, turns it into a record with `transcribe`,
+/// builds the brief (no history, `now` = the call's start) and compares.
+pub fn evaluate_call(call: &LabelledCall, transcribe: &mut Transcribe<'_>) -> Result<CallResult, EvalError> {
+    let rendered = render(call)?;
+    let mut record = transcribe(call, &rendered).map_err(|message| EvalError::Transcribe {
+        name: call.name.clone(),
+        message,
+    })?;
+    if record.prep == CallPrep::default() {
+        record.prep = call.prep.clone();
+    }
+    if record.journal.started_at.is_empty() {
+        record.journal.started_at = call.started_at.clone();
+    }
+    let now: DateTime<Utc> = super::parse_time(&call.started_at)
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
+    let brief = build(&record, &[], now);
+    let objections: Vec<FoundObjection> = brief
+        .objections
+        .iter()
+        .map(|o| FoundObjection { kind: o.kind, handled: o.handled, t_s: o.t_s })
+        .collect();
+    let windows: Vec<Option<(f64, f64)>> = call
+        .objection_lines
+        .iter()
+        .map(|l| l.and_then(|i| rendered.truth.get(i)).map(|t| (t.start_s, t.end_s)))
+        .collect();
+    let matches = match_objections(&call.truth.objections, &windows, &objections);
+    Ok(CallResult {
+        name: call.name.clone(),
+        truth: call.truth.clone(),
+        outcome: brief.outcome.as_str().to_string(),
+        primary_root_cause: brief
+            .primary_root_cause()
+            .map(|c| c.as_str().to_string())
+            .unwrap_or_else(|| "none".into()),
+        salvage_action: brief.salvage.action.as_str().to_string(),
+        next_step_secured: brief.next_step.secured,
+        objections,
+        matches,
+        talk_ratio_truth: rendered.talk_ratio_rep(),
+        talk_ratio_brief: brief.metrics.talk_ratio_rep,
+        brief,
     })
 }
 
-/// Mode (a): evaluation from the scripts' text (no audio, no Whisper).
+/// Evaluates every call of a set.
+pub fn evaluate_set(
+    set: &str,
+    calls: &[LabelledCall],
+    mode: &str,
+    transcribe: &mut Transcribe<'_>,
+) -> Result<EvalReport, EvalError> {
+    let mut results = Vec::with_capacity(calls.len());
+    for call in calls {
+        results.push(evaluate_call(call, transcribe)?);
+    }
+    let summary = summarise(&results);
+    Ok(EvalReport { mode: mode.to_string(), set: set.to_string(), results, summary })
+}
+
+/// Evaluates every labelled call in `dir` (one set).
+pub fn evaluate(dir: &Path, mode: &str, transcribe: &mut Transcribe<'_>) -> Result<EvalReport, EvalError> {
+    let calls = load_labelled(dir)?;
+    evaluate_set("labelled", &calls, mode, transcribe)
+}
+
+/// Mode (a): a record straight from the scripts' text (no audio, no Whisper).
+pub fn text_record(call: &LabelledCall, rendered: &RenderedCall) -> Result<CallRecord, String> {
+    Ok(record_from_rendered(call, rendered))
+}
+
+/// Mode (a) over one directory.
 pub fn evaluate_text(dir: &Path) -> Result<EvalReport, EvalError> {
-    evaluate(dir, "text (mode a)", &mut |call, rendered| {
-        Ok(record_from_rendered(call, rendered))
-    })
+    evaluate(dir, "text (mode a)", &mut text_record)
 }
 
 fn summarise(results: &[CallResult]) -> EvalSummary {
     let n = results.len().max(1) as f64;
     let frac = |f: &dyn Fn(&CallResult) -> bool| results.iter().filter(|r| f(r)).count() as f64 / n;
-    let (mut truth, mut found, mut matched, mut handled_ok) = (0usize, 0usize, 0usize, 0usize);
+    let mut by_type: Vec<TypeScore> = ObjectionType::ALL
+        .iter()
+        .map(|&kind| TypeScore { kind, truth: 0, found: 0, matched: 0 })
+        .collect();
+    let (mut handled_ok, mut calls_all_ok) = (0usize, 0usize);
     for r in results {
-        truth += r.truth.objections.len();
-        found += r.objections.len();
         for t in &r.truth.objections {
-            if let Some((_, h)) = r.objections.iter().find(|(k, _)| *k == t.kind) {
-                matched += 1;
-                if *h == t.handled {
-                    handled_ok += 1;
-                }
+            by_type.iter_mut().find(|b| b.kind == t.kind).expect("every type").truth += 1;
+        }
+        for f in &r.objections {
+            by_type.iter_mut().find(|b| b.kind == f.kind).expect("every type").found += 1;
+        }
+        for (t, m) in r.truth.objections.iter().zip(&r.matches) {
+            if m.is_some() {
+                by_type.iter_mut().find(|b| b.kind == t.kind).expect("every type").matched += 1;
             }
         }
+        handled_ok += r.handled_ok();
+        calls_all_ok += r.all_ok() as usize;
     }
-    let ratio = |a: usize, b: usize| if b == 0 { 1.0 } else { a as f64 / b as f64 };
+    let truth: usize = by_type.iter().map(|b| b.truth).sum();
+    let found: usize = by_type.iter().map(|b| b.found).sum();
+    let matched: usize = by_type.iter().map(|b| b.matched).sum();
     EvalSummary {
         calls: results.len(),
         outcome_accuracy: frac(&|r| r.outcome_ok()),
@@ -384,94 +575,158 @@ fn summarise(results: &[CallResult]) -> EvalSummary {
             .map(|r| (r.talk_ratio_brief - r.talk_ratio_truth).abs())
             .sum::<f64>()
             / n,
+        talk_ratio_within_3pts: frac(&|r| r.talk_ratio_ok()),
         next_step_accuracy: frac(&|r| r.next_step_ok()),
         objections_truth: truth,
         objections_found: found,
         objections_matched: matched,
+        handled_correct: handled_ok,
+        by_type,
+        calls_all_ok,
     }
+}
+
+fn ratio(a: usize, b: usize) -> f64 {
+    if b == 0 {
+        1.0
+    } else {
+        a as f64 / b as f64
+    }
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.0}%", x * 100.0)
+}
+
+/// The per-field rows of a summary: (field, value).
+fn summary_rows(s: &EvalSummary) -> Vec<(String, String)> {
+    let mut rows = vec![
+        ("calls".to_string(), s.calls.to_string()),
+        ("outcome good/bad".into(), pct(s.outcome_accuracy)),
+        ("primary root cause acceptable".into(), pct(s.primary_root_cause_accuracy)),
+        ("salvage action".into(), pct(s.salvage_action_accuracy)),
+        (
+            "objection precision (type + time)".into(),
+            format!("{} ({}/{})", pct(s.objection_precision), s.objections_matched, s.objections_found),
+        ),
+        (
+            "objection recall (type + time)".into(),
+            format!("{} ({}/{})", pct(s.objection_recall), s.objections_matched, s.objections_truth),
+        ),
+    ];
+    for b in &s.by_type {
+        rows.push((
+            format!("— {} found / raised", b.kind),
+            format!("{}/{} of {}", b.matched, b.found, b.truth),
+        ));
+    }
+    rows.extend([
+        (
+            "handled vs fumbled (matched)".into(),
+            format!("{} ({}/{})", pct(s.handled_accuracy), s.handled_correct, s.objections_matched),
+        ),
+        ("next step secured".into(), pct(s.next_step_accuracy)),
+        ("talk ratio within 3 pts".into(), pct(s.talk_ratio_within_3pts)),
+        ("talk-ratio mean abs error".into(), format!("{:.3}", s.talk_ratio_mae)),
+        ("calls right on every field".into(), format!("{}/{}", s.calls_all_ok, s.calls)),
+    ]);
+    rows
+}
+
+/// Train and held-out side by side, then each call's line.
+pub fn comparison_markdown(reports: &[EvalReport]) -> String {
+    let Some(first) = reports.first() else {
+        return String::new();
+    };
+    let mut out = format!("### Brief evaluation — {}\n\n", first.mode);
+    let names: Vec<String> = reports
+        .iter()
+        .map(|r| if r.set == "train" { "train (tuned on)".to_string() } else { r.set.clone() })
+        .collect();
+    out.push_str(&format!("| field | {} |\n|---|{}\n", names.join(" | "), "---|".repeat(reports.len())));
+    let rows: Vec<Vec<(String, String)>> = reports.iter().map(|r| summary_rows(&r.summary)).collect();
+    for (i, (field, _)) in rows[0].iter().enumerate() {
+        let cells: Vec<String> = rows.iter().map(|r| r.get(i).map(|c| c.1.clone()).unwrap_or_default()).collect();
+        out.push_str(&format!("| {} | {} |\n", field, cells.join(" | ")));
+    }
+    for r in reports {
+        out.push('\n');
+        out.push_str(&r.calls_markdown());
+    }
+    out
 }
 
 impl EvalReport {
     /// The per-field table and the per-call table, in Markdown.
     pub fn to_markdown(&self) -> String {
-        let s = &self.summary;
-        let pct = |x: f64| format!("{:.0}%", x * 100.0);
-        let mut out = format!(
-            "### Brief evaluation — {} — {} labelled calls\n\n",
-            self.mode, s.calls
-        );
-        out.push_str("| field | score |\n|---|---|\n");
-        out.push_str(&format!(
-            "| outcome accuracy | {} |\n",
-            pct(s.outcome_accuracy)
-        ));
-        out.push_str(&format!(
-            "| primary root cause accuracy | {} |\n",
-            pct(s.primary_root_cause_accuracy)
-        ));
-        out.push_str(&format!(
-            "| salvage action accuracy | {} |\n",
-            pct(s.salvage_action_accuracy)
-        ));
-        out.push_str(&format!(
-            "| objection precision | {} ({}/{}) |\n",
-            pct(s.objection_precision),
-            s.objections_matched,
-            s.objections_found
-        ));
-        out.push_str(&format!(
-            "| objection recall | {} ({}/{}) |\n",
-            pct(s.objection_recall),
-            s.objections_matched,
-            s.objections_truth
-        ));
-        out.push_str(&format!(
-            "| handled accuracy (found objections) | {} |\n",
-            pct(s.handled_accuracy)
-        ));
-        out.push_str(&format!(
-            "| talk-ratio mean abs error | {:.3} |\n",
-            s.talk_ratio_mae
-        ));
-        out.push_str(&format!(
-            "| next step accuracy | {} |\n",
-            pct(s.next_step_accuracy)
-        ));
-        out.push_str("\n| call | outcome | primary root cause | salvage action | next step | objections (type:handled) | rep talk truth / brief |\n|---|---|---|---|---|---|---|\n");
-        let mark = |ok: bool| if ok { "" } else { " ✗" };
+        comparison_markdown(std::slice::from_ref(self))
+    }
+
+    /// One line per call. For the held-out set only pass/fail per field is shown:
+    /// reading why a held-out call failed would make it train data.
+    pub fn calls_markdown(&self) -> String {
+        let mark = |ok: bool| if ok { "ok" } else { "✗" };
+        let mut out = format!("#### {} — {} calls\n\n", self.set, self.results.len());
+        if self.set == "heldout" {
+            out.push_str("| call | outcome | primary | salvage | next step | objections found | handled | talk |\n|---|---|---|---|---|---|---|---|\n");
+            for r in &self.results {
+                let found = r.matches.iter().filter(|m| m.is_some()).count();
+                out.push_str(&format!(
+                    "| {} | {} | {} | {} | {} | {}/{} (+{} extra) | {}/{} | {} |\n",
+                    r.name,
+                    mark(r.outcome_ok()),
+                    mark(r.primary_ok()),
+                    mark(r.action_ok()),
+                    mark(r.next_step_ok()),
+                    found,
+                    r.matches.len(),
+                    r.objections.len() - found,
+                    r.handled_ok(),
+                    found,
+                    mark(r.talk_ratio_ok()),
+                ));
+            }
+            return out;
+        }
+        out.push_str("| call | outcome | primary root cause | salvage action | next step | objections found (type:handled@s) / truth | rep talk truth / brief |\n|---|---|---|---|---|---|---|\n");
+        let m = |ok: bool| if ok { "" } else { " ✗" };
         for r in &self.results {
-            let objs = |list: Vec<(ObjectionType, bool)>| {
-                if list.is_empty() {
-                    "—".to_string()
-                } else {
-                    list.iter()
-                        .map(|(k, h)| format!("{}:{}", k, if *h { "y" } else { "n" }))
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                }
+            let found = if r.objections.is_empty() {
+                "—".to_string()
+            } else {
+                r.objections
+                    .iter()
+                    .map(|o| format!("{}:{}@{:.0}", o.kind, if o.handled { "y" } else { "n" }, o.t_s))
+                    .collect::<Vec<_>>()
+                    .join(" ")
             };
-            let truth_objs = objs(
+            let truth = if r.truth.objections.is_empty() {
+                "—".to_string()
+            } else {
                 r.truth
                     .objections
                     .iter()
-                    .map(|o| (o.kind, o.handled))
-                    .collect(),
-            );
+                    .zip(&r.matches)
+                    .map(|(o, mm)| format!("{}:{}{}", o.kind, if o.handled { "y" } else { "n" }, if mm.is_some() { "" } else { "(missed)" }))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            };
             out.push_str(&format!(
-                "| {} | {}{} | {}{} | {}{} | {}{} | {} / truth {} | {:.2} / {:.2} |\n",
+                "| {} | {}{} | {}{} | {}{} | {}{} | {} / {} | {:.2} / {:.2}{} |\n",
                 r.name,
                 r.outcome,
-                mark(r.outcome_ok()),
+                m(r.outcome_ok()),
                 r.primary_root_cause,
-                mark(r.primary_ok()),
+                m(r.primary_ok()),
                 r.salvage_action,
-                mark(r.action_ok()),
+                m(r.action_ok()),
                 r.next_step_secured,
-                mark(r.next_step_ok()),
-                objs(r.objections.clone()),
-                truth_objs,
+                m(r.next_step_ok()),
+                found,
+                truth,
                 r.talk_ratio_truth,
-                r.talk_ratio_brief
+                r.talk_ratio_brief,
+                m(r.talk_ratio_ok()),
             ));
         }
         out

@@ -31,8 +31,9 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, FixedOffset, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::coach::objections::ObjectionType;
-use crate::coach::prep::CallPrep;
+use crate::coach::CoachVerdict;
+use crate::language::objections::{ObjectionLibrary, ObjectionType};
+use crate::prep::CallPrep;
 use crate::history::{HistoryError, HistoryStore, PastCall, SqliteHistory};
 use crate::journal::{JournalError, JournalRecord};
 
@@ -77,6 +78,55 @@ impl CallRecord {
         self.prep = prep;
         self
     }
+
+    /// The live judge's verdicts on this call: the journal's own when the call
+    /// ended cleanly with a judge that journals them, else the same judge run
+    /// again over the journal's utterances and segments (`coach::offline`).
+    pub fn verdicts(&self) -> Verdicts {
+        let j = &self.journal;
+        if j.judge.is_some() && j.ended_at_s.is_some() {
+            let mut objections: Vec<crate::coach::ObjectionRecord> = Vec::new();
+            let mut next_step = None;
+            for v in &j.verdicts {
+                match v {
+                    CoachVerdict::Objection(o) => match objections.iter_mut().find(|x| x.id == o.id) {
+                        Some(x) => *x = o.clone(),
+                        None => objections.push(o.clone()),
+                    },
+                    CoachVerdict::NextStep(n) => {
+                        next_step.get_or_insert_with(|| n.clone());
+                    }
+                }
+            }
+            objections.sort_by_key(|o| o.id);
+            return Verdicts { objections, next_step, live: true };
+        }
+        let record = crate::coach::offline::judge_call(
+            crate::coach::CoachConfig::default(),
+            self.prep.clone(),
+            builtin_library(),
+            &j.utterances,
+            &j.segments,
+            j.duration_s(),
+        );
+        Verdicts { objections: record.objections, next_step: record.next_step, live: false }
+    }
+}
+
+/// The verdicts a brief is built on (see [`CallRecord::verdicts`]).
+#[derive(Debug, Clone, Default)]
+pub struct Verdicts {
+    /// Every raise, in order, with the judge's verdict.
+    pub objections: Vec<crate::coach::ObjectionRecord>,
+    pub next_step: Option<crate::coach::NextStepRecord>,
+    /// True when read from the journal as the live coach reached them.
+    pub live: bool,
+}
+
+/// The built-in objection library, compiled once per process.
+fn builtin_library() -> std::sync::Arc<ObjectionLibrary> {
+    static LIBRARY: std::sync::OnceLock<std::sync::Arc<ObjectionLibrary>> = std::sync::OnceLock::new();
+    LIBRARY.get_or_init(|| std::sync::Arc::new(ObjectionLibrary::builtin())).clone()
 }
 
 /// Reads a prep object as written in a journal, tolerating aliases and extra keys.
@@ -377,6 +427,12 @@ pub struct ObjectionRecord {
     pub reply: Option<String>,
     /// Times the prospect raised the same type again later.
     pub repeats: usize,
+    /// Why it counts as fumbled (the live judge's reason), when it does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fumble: Option<crate::language::judge::FumbleReason>,
+    /// The live coach's objection id (the `objection` prompts' evidence), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<usize>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]

@@ -12,7 +12,7 @@ use chrono::{DateTime, FixedOffset};
 
 use super::analysis::{clip, clock, Analysis};
 use super::{Brief, BriefError, Category, Names, PrepUpdate, RootCause};
-use crate::coach::objections::ObjectionType;
+use crate::language::objections::ObjectionType;
 use crate::journal::write_private_atomic;
 
 /// What the section says, from the analysis.

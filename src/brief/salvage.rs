@@ -16,7 +16,7 @@
 //! | no next step / agenda lost (primary agenda)          | high   | recovery_email with two time options |
 //! | product knowledge gaps (deferrals)                   | high   | recovery_email with the answers |
 
-use crate::coach::objections::ObjectionType;
+use crate::language::objections::ObjectionType;
 
 use super::analysis::{clip, clock, Analysis};
 use super::{Action, Category, Names, Outcome, RootCause, Salvage, Salvageability};
@@ -253,11 +253,14 @@ pub fn crm_note(outcome: Outcome, causes: &[RootCause], a: &Analysis) -> String 
                     "Rep talked {:.0}% of the call",
                     a.metrics.talk_ratio_rep * 100.0
                 ),
-                Category::Agenda if !a.deferred_questions.is_empty() => {
-                    format!(
-                        "Lost the agenda ({} prospect questions deferred, no dated next step)",
-                        a.deferred_questions.len()
-                    )
+                Category::Agenda if !a.deferred_questions.is_empty() => format!(
+                    "Lost the agenda ({} prospect question{} deferred{})",
+                    a.deferred_questions.len(),
+                    if a.deferred_questions.len() == 1 { "" } else { "s" },
+                    if a.next_step.secured { "" } else { ", no dated next step" }
+                ),
+                Category::Agenda if a.next_step.secured => {
+                    "Lost control of the call's agenda and time".to_string()
                 }
                 Category::Agenda => "Call ended without a dated next step".to_string(),
                 Category::IcpFit => {
@@ -320,6 +323,8 @@ mod tests {
             assessment: String::new(),
             reply: None,
             repeats: 0,
+            fumble: None,
+            id: None,
         }
     }
 

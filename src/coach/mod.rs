@@ -42,12 +42,10 @@
 //! Every kind has a cooldown; objection prompts are per event.
 
 pub mod config;
-pub mod objections;
-pub mod prep;
+pub mod offline;
 pub mod prompt;
 pub mod record;
 mod speech;
-pub mod text;
 
 #[cfg(test)]
 mod tests;
@@ -56,16 +54,18 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 pub use config::{CoachConfig, CoachConfigError};
-pub use objections::{
+pub use crate::language::objections::{
     LibraryError, ObjectionHit, ObjectionLibrary, ObjectionMatcher, ObjectionType,
 };
-pub use prep::{CallPrep, PrepError};
+pub use crate::prep::{CallPrep, PrepError};
 pub use prompt::{Prompt, PromptKind, Severity};
 pub use record::{
-    AgendaItemStatus, AnswerRecord, CoachRecord, CoachSnapshot, FumbleReason, Metrics,
+    CoachVerdict, AgendaItemStatus, AnswerRecord, CoachRecord, CoachSnapshot, FumbleReason, Metrics,
     MonologueRecord, NextStepRecord, ObjectionRecord, ObjectionStatus, QuestionRecord, TextMoment,
 };
-pub use text::NextStepMatch;
+pub use crate::language::text::NextStepMatch;
+use crate::language::judge::{self, Judgement};
+use crate::language::text;
 
 use crate::call::{Segment, Speaker, Utterance};
 use speech::{RunState, SpeechTrack};
@@ -78,70 +78,6 @@ const MIN_RESUME_S: f64 = 0.3;
 const RECENT_REP_SEGMENTS: usize = 20;
 /// Excerpts in prompts and records are cut to this many characters.
 const EXCERPT_CHARS: usize = 240;
-
-/// Acknowledgements in a reply to an objection.
-const ACKS: &[&str] = &[
-    "i understand",
-    "i hear you",
-    "makes sense",
-    "fair",
-    "good point",
-    "totally",
-    "i get it",
-    "i get that",
-    "understood",
-    "appreciate",
-    "great question",
-    "good question",
-    "valid",
-    "of course",
-    "absolutely",
-    "i see",
-    "sure",
-    "right",
-    "yeah",
-    "yes",
-    "okay",
-    "ok",
-    "no worries",
-    "got it",
-    "thanks for",
-    "completely",
-    "understandable",
-    "that is reasonable",
-    "no problem",
-];
-
-/// Changes of topic in a reply to an objection ("anyway, let me show you the dashboard").
-const TRANSITIONS: &[&str] = &[
-    "anyway",
-    "moving on",
-    "move on",
-    "let me show you",
-    "let us look at",
-    "let us move",
-    "next slide",
-    "back to",
-    "let me tell you about",
-    "share my screen",
-    "another feature",
-    "the next thing",
-    "want to see",
-    "let me jump",
-    "jump to",
-    "switching gears",
-    "on to the",
-    "onto the",
-    "let us get back",
-    "where was i",
-    "let me continue",
-];
-
-/// Words too common in objections to show a reply addresses one.
-const GENERIC_STEMS: &[&str] = &[
-    "honest", "honestly", "year", "time", "team", "people", "realli", "actual", "actually", "just",
-    "know", "want", "said", "like",
-];
 
 /// Agenda words that say nothing about the topic.
 const AGENDA_FILLER: &[&str] = &[
@@ -211,11 +147,6 @@ struct AgendaItem {
     status: AgendaItemStatus,
 }
 
-enum Verdict {
-    Handled,
-    Fumbled(FumbleReason),
-}
-
 /// The live coach for one call. See the module documentation for the rules.
 pub struct Coach {
     config: CoachConfig,
@@ -251,6 +182,8 @@ pub struct Coach {
     no_next_step_prompted: bool,
     deferrals: Vec<TextMoment>,
     corrections: Vec<TextMoment>,
+    /// Verdicts since the last drain, for the journal.
+    verdicts: Vec<CoachVerdict>,
 }
 
 impl Coach {
@@ -308,6 +241,7 @@ impl Coach {
             no_next_step_prompted: false,
             deferrals: Vec::new(),
             corrections: Vec::new(),
+            verdicts: Vec::new(),
         }
     }
 
@@ -385,11 +319,7 @@ impl Coach {
         self.advance(end_s);
         self.close_turn(f64::INFINITY);
         for i in (0..self.open_objections.len()).rev() {
-            let verdict = if self.open_objections[i].reply_start.is_some() {
-                self.judge_reply(&self.open_objections[i])
-            } else {
-                Verdict::Fumbled(FumbleReason::Quiet)
-            };
+            let verdict = self.judge_reply(&self.open_objections[i], false);
             self.resolve_objection(i, verdict);
         }
         for pq in std::mem::take(&mut self.pending_questions) {
@@ -408,6 +338,13 @@ impl Coach {
     /// Prompts produced since the last call, oldest first.
     pub fn drain_prompts(&mut self) -> Vec<Prompt> {
         std::mem::take(&mut self.outbox)
+    }
+
+    /// Verdicts reached since the last call, oldest first: an objection as it is
+    /// raised and again once judged, the next step once secured. The pipeline
+    /// journals them so the brief reads the very verdicts the overlay showed.
+    pub fn drain_verdicts(&mut self) -> Vec<CoachVerdict> {
+        std::mem::take(&mut self.verdicts)
     }
 
     /// Live figures at call time `now_s`.
@@ -613,9 +550,10 @@ impl Coach {
             }
             if hits.iter().any(|h| h.kind == o.kind) {
                 repeated.push(o.kind);
-                self.resolve_objection(i, Verdict::Fumbled(FumbleReason::Repeated));
+                let verdict = self.judge_reply(&self.open_objections[i], true);
+                self.resolve_objection(i, verdict);
             } else if substantive {
-                let verdict = self.judge_reply(&self.open_objections[i]);
+                let verdict = self.judge_reply(&self.open_objections[i], false);
                 self.resolve_objection(i, verdict);
             }
         }
@@ -657,7 +595,9 @@ impl Coach {
             response_excerpt: None,
             prepared_response: prepared.clone(),
             t_resolved_s: None,
+            assessment: None,
         });
+        self.verdicts.push(CoachVerdict::Objection(self.objections[id].clone()));
         let mut open = OpenObjection {
             record: id,
             kind,
@@ -682,6 +622,7 @@ impl Coach {
                 seg.end_s,
                 Some(kind),
             );
+            self.tag_objection(id);
         }
     }
 
@@ -820,13 +761,15 @@ impl Coach {
             t_s,
             None,
         );
-        self.next_step = Some(NextStepRecord {
+        let record = NextStepRecord {
             secured: true,
             phrase: step.phrase,
             when: step.when,
             t_s,
             speaker,
-        });
+        };
+        self.verdicts.push(CoachVerdict::NextStep(record.clone()));
+        self.next_step = Some(record);
     }
 
     // -----------------------------------------------------------------------
@@ -1016,57 +959,25 @@ impl Coach {
             }
         }
         for (i, quiet) in due.into_iter().rev() {
-            let verdict = if quiet {
-                Verdict::Fumbled(FumbleReason::Quiet)
-            } else {
-                self.judge_reply(&self.open_objections[i])
-            };
+            let mut verdict = self.judge_reply(&self.open_objections[i], false);
+            if quiet {
+                verdict = judge::judge(judge::Reply { kind: self.open_objections[i].kind, objection: "", reply: "", repeated: false });
+            }
             self.resolve_objection(i, verdict);
         }
     }
 
-    /// Handled = acknowledges or addresses the objection, and asks a question or answers
-    /// with substance, without moving on to another topic.
-    fn judge_reply(&self, o: &OpenObjection) -> Verdict {
-        let reply = o.reply.trim();
-        if reply.is_empty() {
-            return Verdict::Fumbled(FumbleReason::Ignored);
-        }
-        let words = text::words(reply);
-        let has = |list: &[&str]| list.iter().any(|p| text::find_seq(&words, p).is_some());
-        let ack = has(ACKS);
-        let transition = has(TRANSITIONS);
-        let asks = text::is_question(reply);
-        let substantial = text::word_count(reply) >= self.config.objection_min_response_words;
-        let addresses = self.reply_addresses(o, reply);
-        let moved_on = transition && !addresses;
-        if !moved_on && (asks || (substantial && (ack || addresses))) {
-            Verdict::Handled
-        } else if ack || moved_on {
-            Verdict::Fumbled(FumbleReason::Conceded)
-        } else {
-            Verdict::Fumbled(FumbleReason::Ignored)
-        }
-    }
-
-    /// Whether a reply talks about the objection: the type's topic words ("budget",
-    /// "timeline") or a distinctive word of the prospect's own ("spreadsheets", "contract").
-    fn reply_addresses(&self, o: &OpenObjection, reply: &str) -> bool {
-        let reply_stems = text::content_stems(reply);
-        let topics = self.matcher.library().topic_stems(o.kind);
-        let objection_stems: Vec<String> = text::content_stems(&self.objections[o.record].excerpt)
-            .into_iter()
-            .filter(|s| s.len() >= 4 && !GENERIC_STEMS.contains(&s.as_str()))
-            .collect();
-        reply_stems.iter().any(|r| {
-            topics
-                .iter()
-                .chain(objection_stems.iter())
-                .any(|t| text::word_similarity(r, t) >= 0.8)
+    /// The shared judge's verdict on the rep's reply so far (`language::judge`).
+    fn judge_reply(&self, o: &OpenObjection, repeated: bool) -> Judgement {
+        judge::judge(judge::Reply {
+            kind: o.kind,
+            objection: &self.objections[o.record].excerpt,
+            reply: &o.reply,
+            repeated,
         })
     }
 
-    fn resolve_objection(&mut self, index: usize, verdict: Verdict) {
+    fn resolve_objection(&mut self, index: usize, verdict: Judgement) {
         let o = self.open_objections.remove(index);
         let now = self.now;
         let label = self.matcher.library().entry(o.kind).label.clone();
@@ -1077,8 +988,13 @@ impl Coach {
         }
         let evidence = format!("“{}”", rec.excerpt);
         let prepared = rec.prepared_response.clone();
-        match verdict {
-            Verdict::Handled => {
+        rec.assessment = Some(verdict.assessment.clone());
+        rec.status = if verdict.handled { ObjectionStatus::Handled } else { ObjectionStatus::Fumbled };
+        rec.handled = verdict.handled;
+        rec.fumble = verdict.fumble;
+        self.verdicts.push(CoachVerdict::Objection(rec.clone()));
+        match verdict.fumble {
+            None => {
                 rec.status = ObjectionStatus::Handled;
                 rec.handled = true;
                 let reply = rec.response_excerpt.clone().unwrap_or_default();
@@ -1090,8 +1006,9 @@ impl Coach {
                     o.reply_end,
                     Some(o.kind),
                 );
+                self.tag_objection(o.record);
             }
-            Verdict::Fumbled(reason) => {
+            Some(reason) => {
                 rec.status = ObjectionStatus::Fumbled;
                 rec.handled = false;
                 rec.fumble = Some(reason);
@@ -1104,6 +1021,9 @@ impl Coach {
                     FumbleReason::Repeated => {
                         (format!("They raised {} again", label.to_lowercase()), now)
                     }
+                    FumbleReason::Discounted => {
+                        (format!("{label} objection: discount offered"), o.reply_end)
+                    }
                 };
                 let body = format!("Go back to it: acknowledge, then respond. {prepared}");
                 self.emit(
@@ -1114,6 +1034,7 @@ impl Coach {
                     t.min(now),
                     Some(o.kind),
                 );
+                self.tag_objection(o.record);
             }
         }
     }
@@ -1291,11 +1212,19 @@ impl Coach {
             t_trigger_s,
             t_emit_s: self.now,
             objection,
+            objection_id: None,
         };
         self.next_prompt_id += 1;
         self.last_emit[kind.index()] = Some(self.now);
         self.prompts.push(prompt.clone());
         self.outbox.push(prompt);
+    }
+
+    /// Marks the prompt just emitted as being about objection `id`.
+    fn tag_objection(&mut self, id: usize) {
+        for p in [self.prompts.last_mut(), self.outbox.last_mut()].into_iter().flatten() {
+            p.objection_id = Some(id);
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::objections::ObjectionType;
+use crate::language::objections::ObjectionType;
 
 /// Which rule produced a prompt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -94,4 +94,8 @@ pub struct Prompt {
     /// The objection type, for objection prompts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub objection: Option<ObjectionType>,
+    /// Which objection of the call (its `id` in the journal's verdicts and in
+    /// `brief.json`), for objection prompts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub objection_id: Option<usize>,
 }

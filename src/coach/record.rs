@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::objections::ObjectionType;
+use crate::language::objections::ObjectionType;
 use super::prompt::Prompt;
 use crate::call::Speaker;
 
@@ -68,19 +68,7 @@ pub enum ObjectionStatus {
     Fumbled,
 }
 
-/// Why an objection counts as fumbled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FumbleReason {
-    /// The rep said nothing.
-    Quiet,
-    /// The rep conceded ("okay, I understand") or moved on to another topic.
-    Conceded,
-    /// The rep replied without acknowledging or addressing it.
-    Ignored,
-    /// The prospect had to raise it again.
-    Repeated,
-}
+pub use crate::language::judge::FumbleReason;
 
 /// One objection the prospect raised.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -110,6 +98,21 @@ pub struct ObjectionRecord {
     /// Call time when the reply was judged (s).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub t_resolved_s: Option<f64>,
+    /// The judge's reason: how the rep answered, or why it counts as fumbled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assessment: Option<String>,
+}
+
+/// A verdict of the live coach, journaled as it is reached (`journal::Entry::Verdict`).
+/// The brief reads these instead of judging again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "verdict", rename_all = "snake_case")]
+pub enum CoachVerdict {
+    /// An objection raised (status open) or judged (handled / fumbled); the latest
+    /// line for an `id` is its verdict.
+    Objection(ObjectionRecord),
+    /// The next step was secured.
+    NextStep(NextStepRecord),
 }
 
 /// One question the rep asked.

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::prep::CallPrep;
+use crate::prep::CallPrep;
 use super::text::{self, Sentence};
 use crate::call::Speaker;
 
@@ -48,7 +48,7 @@ impl ObjectionType {
         }
     }
 
-    fn index(self) -> usize {
+    pub(crate) fn index(self) -> usize {
         self as usize
     }
 }
@@ -257,11 +257,6 @@ impl ObjectionLibrary {
     /// The minimum phrase-match score (0..1).
     pub fn min_score(&self) -> f32 {
         self.min_score
-    }
-
-    /// Topic stems of a type (for "did the reply address it").
-    pub(crate) fn topic_stems(&self, kind: ObjectionType) -> &[String] {
-        &self.entry(kind).topic_stems
     }
 }
 

@@ -1,0 +1,281 @@
+//! The one judge of an objection's reply: did the rep engage with the concern
+//! (handled) or not (fumbled), and why. The live coach calls it when the rep's
+//! reply is over and journals the verdict; the brief reads that verdict, so the
+//! overlay and the brief always agree.
+//!
+//! Handled = the rep's following turn(s) engage with the concern: ask about it,
+//! quantify, reframe, offer a concrete path. Fumbled = quiet, concede, discount
+//! unprompted, accept a stall without a question, change the subject, or leave
+//! it so that the prospect has to say it again. The phrase lists live in
+//! `config/judge.toml`; the order of the tests is documented there.
+//!
+//! Pure and synchronous; callable from any thread.
+
+use std::sync::OnceLock;
+
+use serde::{Deserialize, Serialize};
+
+use super::objections::ObjectionType;
+use super::text::{self, Sentence};
+
+/// Why an objection counts as fumbled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FumbleReason {
+    /// The rep said nothing.
+    Quiet,
+    /// The rep conceded ("okay, I understand"), accepted a stall, or moved on to another topic.
+    Conceded,
+    /// The rep replied without acknowledging or addressing it.
+    Ignored,
+    /// The prospect had to raise it again.
+    Repeated,
+    /// The rep offered money off before understanding the concern.
+    Discounted,
+}
+
+/// A judged reply.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Judgement {
+    pub handled: bool,
+    pub fumble: Option<FumbleReason>,
+    /// One phrase for the brief and the overlay: how the rep answered, or why it failed.
+    pub assessment: String,
+}
+
+impl Judgement {
+    fn handled(assessment: impl Into<String>) -> Judgement {
+        Judgement { handled: true, fumble: None, assessment: assessment.into() }
+    }
+
+    fn fumbled(reason: FumbleReason, assessment: impl Into<String>) -> Judgement {
+        Judgement { handled: false, fumble: Some(reason), assessment: assessment.into() }
+    }
+}
+
+/// What the judge looks at.
+#[derive(Debug, Clone, Copy)]
+pub struct Reply<'a> {
+    pub kind: ObjectionType,
+    /// The prospect's words that raised it.
+    pub objection: &'a str,
+    /// The rep's words after it, up to the prospect's next real turn.
+    pub reply: &'a str,
+    /// The prospect raised the same type again after this reply.
+    pub repeated: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLexicon {
+    acknowledgements: Vec<String>,
+    pivots: Vec<String>,
+    discounts: Vec<String>,
+    stall_acceptances: Vec<String>,
+    rep_deferrals: Vec<String>,
+    empty_questions: Vec<String>,
+    topics: RawTopics,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTopics {
+    price: Vec<String>,
+    timing: Vec<String>,
+    authority: Vec<String>,
+    need: Vec<String>,
+    competitor: Vec<String>,
+}
+
+/// The judge's phrase lists, normalised once.
+struct Lexicon {
+    acknowledgements: Vec<String>,
+    pivots: Vec<String>,
+    discounts: Vec<String>,
+    stall_acceptances: Vec<String>,
+    rep_deferrals: Vec<String>,
+    empty_questions: Vec<String>,
+    topics: [Vec<String>; 5],
+}
+
+const LEXICON_TOML: &str = include_str!("../../config/judge.toml");
+
+fn lexicon() -> &'static Lexicon {
+    static LEXICON: OnceLock<Lexicon> = OnceLock::new();
+    LEXICON.get_or_init(|| {
+        let raw: RawLexicon = toml::from_str(LEXICON_TOML).expect("config/judge.toml is valid (tested)");
+        let norm = |list: Vec<String>| -> Vec<String> { list.iter().map(|p| text::normalize(p)).filter(|p| !p.is_empty()).collect() };
+        let t = raw.topics;
+        Lexicon {
+            acknowledgements: norm(raw.acknowledgements),
+            pivots: norm(raw.pivots),
+            discounts: norm(raw.discounts),
+            stall_acceptances: norm(raw.stall_acceptances),
+            rep_deferrals: norm(raw.rep_deferrals),
+            empty_questions: norm(raw.empty_questions),
+            topics: [t.price, t.timing, t.authority, t.need, t.competitor],
+        }
+    })
+}
+
+fn first_of<'a>(words: &[String], patterns: &'a [String]) -> Option<&'a str> {
+    patterns.iter().find(|p| text::find_seq(words, p).is_some()).map(String::as_str)
+}
+
+/// Words too common in objections to show that a reply addresses one.
+const GENERIC_STEMS: &[&str] = &[
+    "honest", "honestly", "year", "time", "team", "people", "realli", "actual", "actually", "just", "know", "want",
+    "said", "like", "thing", "think", "look", "right", "now", "get", "go", "good",
+];
+
+/// Judges one reply. See the module documentation.
+pub fn judge(reply: Reply<'_>) -> Judgement {
+    let lex = lexicon();
+    if reply.repeated {
+        return Judgement::fumbled(FumbleReason::Repeated, "not resolved: the prospect had to raise it again");
+    }
+    let said = reply.reply.trim();
+    if said.is_empty() {
+        return Judgement::fumbled(FumbleReason::Quiet, "left unanswered: the rep went quiet");
+    }
+    let sentences = text::sentences(said);
+    let words: Vec<String> = sentences.iter().flat_map(|s| s.words.iter().cloned()).collect();
+    let first_question = sentences.iter().position(|s| engaging_question(s, lex));
+    // What the rep said before asking anything decides a concession.
+    let before_question: Vec<String> =
+        sentences[..first_question.unwrap_or(sentences.len())].iter().flat_map(|s| s.words.iter().cloned()).collect();
+    if reply.kind == ObjectionType::Price {
+        if let Some(p) = first_of(&before_question, &lex.discounts) {
+            return Judgement::fumbled(FumbleReason::Discounted, format!("conceded on price: offered a discount (\"{p}\")"));
+        }
+        if let Some(p) = first_of(&before_question, &lex.rep_deferrals) {
+            return Judgement::fumbled(FumbleReason::Conceded, format!("deferred the price question (\"{p}\")"));
+        }
+    }
+    if first_question.is_none() {
+        if let Some(p) = first_of(&words, &lex.stall_acceptances) {
+            if reply.kind != ObjectionType::Price || !on_topic(&reply, &sentences, lex) {
+                return Judgement::fumbled(FumbleReason::Conceded, format!("accepted the stall without a question (\"{p}\")"));
+            }
+        }
+    }
+    let addresses = on_topic(&reply, &sentences, lex);
+    if let Some(p) = first_of(&words, &lex.pivots) {
+        if !addresses || first_question.is_none() {
+            return Judgement::fumbled(FumbleReason::Conceded, format!("conceded and moved on (\"{p}\")"));
+        }
+    }
+    if first_question.is_some() {
+        return Judgement::handled("acknowledged it and asked about it");
+    }
+    let content = substance(&sentences, lex);
+    if addresses && content >= 8 {
+        return Judgement::handled("acknowledged it and answered with substance");
+    }
+    let first = sentences.first().map(|s| s.original.clone()).unwrap_or_default();
+    if first_of(&words, &lex.acknowledgements).is_some() {
+        return Judgement::fumbled(FumbleReason::Conceded, format!("conceded without an answer (\"{}\")", clip(&first, 60)));
+    }
+    Judgement::fumbled(FumbleReason::Ignored, format!("replied without addressing it (\"{}\")", clip(&first, 60)))
+}
+
+/// A question with some content that is not a tag ("does that make sense?").
+fn engaging_question(s: &Sentence, lex: &Lexicon) -> bool {
+    if !text::sentence_is_question(s) || s.words.len() < 3 {
+        return false;
+    }
+    let joined = s.words.join(" ");
+    !lex.empty_questions.iter().any(|q| joined == *q || (s.words.len() <= q.split(' ').count() + 2 && joined.contains(q.as_str())))
+}
+
+/// Content words outside bare acknowledgements.
+fn substance(sentences: &[Sentence], lex: &Lexicon) -> usize {
+    sentences
+        .iter()
+        .filter(|s| !(s.words.len() <= 6 && first_of(&s.words, &lex.acknowledgements).is_some()))
+        .flat_map(|s| s.words.iter())
+        .filter(|w| !text::is_stopword(w))
+        .count()
+}
+
+/// Whether the reply talks about the concern: a topic stem of its type, or a
+/// distinctive word of the prospect's own ("spreadsheets", "contract").
+fn on_topic(reply: &Reply<'_>, sentences: &[Sentence], lex: &Lexicon) -> bool {
+    let topics = &lex.topics[reply.kind.index()];
+    let objection_stems: Vec<String> = text::content_stems(reply.objection)
+        .into_iter()
+        .filter(|s| s.len() >= 4 && !GENERIC_STEMS.contains(&s.as_str()))
+        .collect();
+    sentences.iter().flat_map(|s| s.words.iter()).filter(|w| !text::is_stopword(w)).any(|w| {
+        let stem = text::stem(w);
+        topics.iter().any(|t| stem.starts_with(t.as_str()))
+            || objection_stems.iter().any(|o| text::word_similarity(&stem, o) >= 0.8)
+    })
+}
+
+fn clip(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max).collect();
+    if let Some(i) = out.rfind(' ') {
+        out.truncate(i);
+    }
+    out.push('…');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verdict(kind: ObjectionType, objection: &str, reply: &str) -> Judgement {
+        judge(Reply { kind, objection, reply, repeated: false })
+    }
+
+    #[test]
+    fn the_lexicon_parses() {
+        assert!(!lexicon().acknowledgements.is_empty());
+        assert!(lexicon().topics.iter().all(|t| !t.is_empty()));
+    }
+
+    #[test]
+    fn a_question_about_the_concern_handles_it() {
+        let j = verdict(ObjectionType::Price, "That's more than we budgeted.", "Fair. What budget did you set aside this year?");
+        assert!(j.handled, "{j:?}");
+    }
+
+    #[test]
+    fn a_discount_before_any_question_is_a_fumble() {
+        let j = verdict(ObjectionType::Price, "That's steep.", "Okay, I can knock ten percent off if you sign this month.");
+        assert_eq!(j.fumble, Some(FumbleReason::Discounted), "{j:?}");
+    }
+
+    #[test]
+    fn accepting_a_stall_without_a_question_is_a_fumble() {
+        let j = verdict(ObjectionType::Timing, "Let's circle back after the new year.", "No problem, I'll follow up in January then.");
+        assert_eq!(j.fumble, Some(FumbleReason::Conceded), "{j:?}");
+    }
+
+    #[test]
+    fn a_bare_acknowledgement_concedes_and_silence_is_quiet() {
+        assert_eq!(verdict(ObjectionType::Need, "The spreadsheet works for us.", "Okay, I understand.").fumble, Some(FumbleReason::Conceded));
+        assert_eq!(verdict(ObjectionType::Need, "The spreadsheet works for us.", "  ").fumble, Some(FumbleReason::Quiet));
+    }
+
+    #[test]
+    fn a_substantive_answer_on_topic_handles_it() {
+        let j = verdict(
+            ObjectionType::Competitor,
+            "We're locked in with Fieldly until spring.",
+            "That makes sense. A lot of our customers moved over when their Fieldly contract came up, and we handle the migration of the whole schedule for you at no cost.",
+        );
+        assert!(j.handled, "{j:?}");
+    }
+
+    #[test]
+    fn a_pivot_without_addressing_it_concedes() {
+        let j = verdict(ObjectionType::Authority, "I'd have to run it by our VP.", "Sure. Anyway, let me show you the dashboard.");
+        assert_eq!(j.fumble, Some(FumbleReason::Conceded), "{j:?}");
+    }
+}

@@ -1,0 +1,22 @@
+//! Language understanding shared by the live coach and the post-call brief: one
+//! judge, so the overlay and the brief can never disagree on the same words.
+//!
+//! ```text
+//! text        normalisation (contractions, numbers as digits, fillers), sentences and
+//!             clauses, stems, negation, questions, next steps, deferrals, corrections
+//! objections  the objection library (config/objections.toml) and its matcher: which
+//!             prospect sentences carry a stance against moving forward, and of which type
+//! judge       whether the rep's reply to an objection engaged with it (handled) or not
+//!             (fumbled), and why
+//! ```
+//!
+//! Everything here is pure and synchronous: no I/O, no clocks, callable from any thread.
+//! The live coach (`coach`) calls it as lines arrive and journals its verdicts; the brief
+//! reads those verdicts and only adds what needs the whole call.
+
+pub mod judge;
+pub mod objections;
+pub mod text;
+
+/// Version of the judge whose verdicts a journal carries (`journal::Entry::Verdict`).
+pub const JUDGE_VERSION: u32 = 1;

@@ -130,6 +130,27 @@ enum Command {
         #[arg(long)]
         model: Option<PathBuf>,
     },
+    /// Train the objection stance model on the train calls (never the held-out ones)
+    /// and write it (the shipped one is config/stance_model.json).
+    TrainJudge {
+        #[arg(long, default_value = "config/stance_model.json")]
+        out: PathBuf,
+        /// Add stemmed word and word-pair features to the cue classes.
+        #[arg(long)]
+        ngrams: bool,
+        #[arg(long, default_value_t = 1e-3)]
+        l2: f32,
+        #[arg(long, default_value_t = 300)]
+        iterations: usize,
+        #[arg(long, default_value_t = 3.0)]
+        positive_weight: f32,
+        /// Only print the cross-validation, write nothing.
+        #[arg(long)]
+        cv_only: bool,
+        /// Print the cross-validated errors at this threshold (train lines only).
+        #[arg(long)]
+        explain: Option<f32>,
+    },
     /// Render a scripted call with espeak-ng into a stereo WAV (left = rep, right = prospect).
     Synth {
         /// Script: `rep: …` / `prospect: …` lines, `pause: SECONDS`, `overlap: SECONDS`.
@@ -399,6 +420,28 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             if let Some(path) = json {
                 std::fs::write(&path, serde_json::to_string_pretty(&reports)?)
                     .with_context(|| format!("writing {}", path.display()))?;
+            }
+        }
+        Command::TrainJudge { out, ngrams, l2, iterations, positive_weight, cv_only, explain } => {
+            let calls = brief::eval::load_set("train", &brief::eval::set_dirs("train").expect("train set"))?;
+            let options = callcoach::language::stance::TrainOptions { l2, iterations, positive_weight, ..Default::default() };
+            if let Some(threshold) = explain {
+                let lines = brief::eval::training_lines(&calls, ngrams);
+                for (call, i, truth, predicted) in brief::eval::cross_validated_errors(&lines, calls.len(), 3, options, ngrams, threshold) {
+                    let show = |t: Option<callcoach::coach::ObjectionType>| t.map(|t| t.as_str()).unwrap_or("-");
+                    println!("{} | truth {} | said {} | {}", calls[call].name, show(truth), show(predicted), lines[i].text);
+                }
+                return Ok(());
+            }
+            let (model, cv) = brief::eval::train_stance(&calls, options, ngrams);
+            println!("| threshold | precision | recall | F1 |\n|---|---|---|---|");
+            for c in &cv {
+                println!("| {:.2} | {:.2} | {:.2} | {:.2} |", c.threshold, c.precision, c.recall, c.f1);
+            }
+            println!("{}", model.trained);
+            if !cv_only {
+                std::fs::write(&out, serde_json::to_string(&model)? + "\n").with_context(|| format!("writing {}", out.display()))?;
+                println!("wrote {} ({} weighted features)", out.display(), model.weights.len());
             }
         }
         Command::Synth { script, out, truth } => {

@@ -81,6 +81,10 @@ pub struct TruthObjection {
     /// objection matches on type alone.
     #[serde(default)]
     pub quote: Option<String>,
+    /// Later prospect lines where the same objection is raised again (train labels;
+    /// the evaluation counts the objection once).
+    #[serde(default)]
+    pub also: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -199,6 +203,11 @@ pub fn load_labelled(dir: &Path) -> Result<Vec<LabelledCall>, EvalError> {
                     None => return Err(bad(format!("objection quote '{q}' is in no prospect line"))),
                 },
                 None => objection_lines.push(None),
+            }
+        }
+        for q in raw.truth.objections.iter().flat_map(|o| &o.also) {
+            if prospect_line(q).is_none() {
+                return Err(bad(format!("objection `also` quote '{q}' is in no prospect line")));
             }
         }
         for q in &raw.truth.not_objections {
@@ -736,4 +745,219 @@ impl EvalReport {
 /// The labelled set shipped with the repository.
 pub fn labelled_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/calls/labelled")
+}
+
+// ---------------------------------------------------------------------------
+// Training the stance model (`callcoach train-judge`)
+// ---------------------------------------------------------------------------
+
+use crate::language::objections::{ObjectionLibrary, ObjectionMatcher};
+use crate::language::stance::{self, Detector, Example, StanceModel, TrainOptions};
+
+/// One prospect line's sentences as training examples, with the line's truth.
+#[derive(Debug, Clone)]
+pub struct TrainingLine {
+    /// Which call (for cross-validation by call).
+    pub call: usize,
+    /// Which author wrote the call (its file-name prefix): cross-validation holds out
+    /// one author at a time, as the held-out set comes from authors never seen.
+    pub author: usize,
+    pub text: String,
+    pub sentences: Vec<Example>,
+    /// The line's objection type, if it carries one.
+    pub truth: Option<ObjectionType>,
+}
+
+fn label_of(kind: ObjectionType) -> usize {
+    ObjectionType::ALL.iter().position(|&k| k == kind).expect("every type") + 1
+}
+
+/// Whether a sentence is (part of) the quoted words.
+fn overlaps(sentence: &str, quote: &str) -> bool {
+    let s = crate::language::text::words(sentence);
+    let q = crate::language::text::words(quote);
+    if s.is_empty() || q.is_empty() {
+        return false;
+    }
+    let sj = format!(" {} ", s.join(" "));
+    let qj = format!(" {} ", q.join(" "));
+    if qj.contains(&sj) && s.len() >= 2 || sj.contains(&qj) {
+        return true;
+    }
+    q.windows(3.min(q.len())).any(|w| sj.contains(&format!(" {} ", w.join(" "))))
+}
+
+/// Every prospect line of the calls, featurised as the live detector sees it
+/// (the rep turn before it as context).
+pub fn training_lines(calls: &[LabelledCall], ngrams: bool) -> Vec<TrainingLine> {
+    let detector = Detector::new(ObjectionMatcher::new(std::sync::Arc::new(ObjectionLibrary::builtin())), StanceModel::builtin());
+    let mut out = Vec::new();
+    let mut authors: Vec<String> = Vec::new();
+    for (ci, call) in calls.iter().enumerate() {
+        let prefix = match call.name.split_once('_') {
+            Some((p, _)) if p.len() == 2 => p.to_string(),
+            _ => "labelled".to_string(),
+        };
+        let author = authors.iter().position(|a| *a == prefix).unwrap_or_else(|| {
+            authors.push(prefix.clone());
+            authors.len() - 1
+        });
+        let mut rep_turn = String::new();
+        let mut last_was_prospect = false;
+        for (li, line) in call.lines.iter().enumerate() {
+            if line.speaker == crate::call::Speaker::Rep {
+                if last_was_prospect {
+                    rep_turn.clear();
+                }
+                rep_turn.push_str(&line.text);
+                rep_turn.push(' ');
+                last_was_prospect = false;
+                continue;
+            }
+            last_was_prospect = true;
+            let truth_index = call.objection_lines.iter().position(|l| *l == Some(li));
+            let repeat = call.truth.objections.iter().find(|o| o.also.iter().any(|q| line.text.contains(q.as_str())));
+            let truth = truth_index.map(|i| &call.truth.objections[i]);
+            let hard_negative = call.truth.not_objections.iter().any(|q| line.text.contains(q.as_str()));
+            let sentences = detector
+                .training_features(&line.text, &rep_turn, &call.prep, ngrams)
+                .into_iter()
+                .filter_map(|(sentence, features)| {
+                    let (label, weight) = match (truth, repeat) {
+                        (Some(t), _) => match &t.quote {
+                            Some(q) if overlaps(&sentence, q) => (label_of(t.kind), 1.0),
+                            // Other sentences of an objection's line: neither.
+                            _ => return None,
+                        },
+                        (None, Some(r)) => match r.also.iter().find(|q| line.text.contains(q.as_str())) {
+                            Some(q) if overlaps(&sentence, q) => (label_of(r.kind), 1.0),
+                            _ => return None,
+                        },
+                        (None, None) if hard_negative => (0, 2.0),
+                        (None, None) => (0, 1.0),
+                    };
+                    Some(Example { features, label, weight })
+                })
+                .collect();
+            out.push(TrainingLine { call: ci, author, text: line.text.clone(), sentences, truth: truth.or(repeat).map(|t| t.kind) });
+        }
+    }
+    out
+}
+
+/// Cross-validated line-level detection at one threshold.
+#[derive(Debug, Clone, Serialize)]
+pub struct StanceCv {
+    pub threshold: f32,
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
+}
+
+/// Predicted type of a line: the best type over its sentences, if above `threshold`.
+fn predict_line(model: &StanceModel, line: &TrainingLine, threshold: f32) -> Option<ObjectionType> {
+    let mut best: Option<(usize, f32)> = None;
+    for e in &line.sentences {
+        let p = stance::combine(model.predict(&e.features), &e.features);
+        for k in 1..stance::LABELS {
+            if p[k] >= threshold && best.is_none_or(|b| p[k] > b.1) {
+                best = Some((k, p[k]));
+            }
+        }
+    }
+    best.map(|(k, _)| ObjectionType::ALL[k - 1])
+}
+
+/// Cross-validated predictions that disagree with the truth at `threshold`:
+/// (call, line index among the call's prospect lines, truth, predicted).
+pub fn cross_validated_errors(
+    lines: &[TrainingLine],
+    calls: usize,
+    folds: usize,
+    options: TrainOptions,
+    ngrams: bool,
+    threshold: f32,
+) -> Vec<(usize, usize, Option<ObjectionType>, Option<ObjectionType>)> {
+    let mut out = Vec::new();
+    for fold in 0..folds {
+        let in_fold = |l: &TrainingLine| l.author == fold;
+        let _ = calls;
+        let train_examples: Vec<Example> = lines.iter().filter(|l| !in_fold(l)).flat_map(|l| l.sentences.iter().cloned()).collect();
+        let model = stance::train(&train_examples, options, ngrams, 0.5, String::new());
+        for (i, l) in lines.iter().enumerate().filter(|(_, l)| in_fold(l)) {
+            let p = predict_line(&model, l, threshold);
+            if p != l.truth {
+                out.push((l.call, i, l.truth, p));
+            }
+        }
+    }
+    out
+}
+
+/// K-fold cross-validation by call over thresholds; returns the scores per threshold.
+pub fn cross_validate(lines: &[TrainingLine], calls: usize, folds: usize, options: TrainOptions, ngrams: bool) -> Vec<StanceCv> {
+    let thresholds = [0.3f32, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7];
+    let mut counts = vec![(0usize, 0usize, 0usize); thresholds.len()]; // (found, matched, truth)
+    for fold in 0..folds {
+        let in_fold = |l: &TrainingLine| l.author == fold;
+        let _ = calls;
+        let train_examples: Vec<Example> = lines.iter().filter(|l| !in_fold(l)).flat_map(|l| l.sentences.iter().cloned()).collect();
+        let model = stance::train(&train_examples, options, ngrams, 0.5, String::new());
+        for l in lines.iter().filter(|l| in_fold(l)) {
+            for (ti, &t) in thresholds.iter().enumerate() {
+                let p = predict_line(&model, l, t);
+                if p.is_some() {
+                    counts[ti].0 += 1;
+                }
+                if l.truth.is_some() {
+                    counts[ti].2 += 1;
+                    if p == l.truth {
+                        counts[ti].1 += 1;
+                    }
+                }
+            }
+        }
+    }
+    thresholds
+        .iter()
+        .zip(counts)
+        .map(|(&threshold, (found, matched, truth))| {
+            let precision = ratio(matched, found);
+            let recall = ratio(matched, truth);
+            let f1 = if precision + recall > 0.0 { 2.0 * precision * recall / (precision + recall) } else { 0.0 };
+            StanceCv { threshold, precision, recall, f1 }
+        })
+        .collect()
+}
+
+/// Trains the shipped model on the train set: cross-validates the threshold
+/// (precision weighted a little above recall: a false alarm distracts the rep),
+/// then fits on every train call.
+pub fn train_stance(calls: &[LabelledCall], options: TrainOptions, ngrams: bool) -> (StanceModel, Vec<StanceCv>) {
+    let lines = training_lines(calls, ngrams);
+    let authors = lines.iter().map(|l| l.author + 1).max().unwrap_or(1);
+    let cv = cross_validate(&lines, calls.len(), authors, options, ngrams);
+    let score = |c: &StanceCv| {
+        let b2 = 0.8f64; // F-beta with beta < 1 favours precision
+        let (p, r) = (c.precision, c.recall);
+        if p + r > 0.0 { (1.0 + b2 * b2) * p * r / (b2 * b2 * p + r) } else { 0.0 }
+    };
+    let best = cv.iter().cloned().max_by(|a, b| score(a).total_cmp(&score(b))).expect("thresholds");
+    let examples: Vec<Example> = lines.iter().flat_map(|l| l.sentences.iter().cloned()).collect();
+    let positives = examples.iter().filter(|e| e.label > 0).count();
+    let trained = format!(
+        "callcoach train-judge on {} train calls ({} sentences, {} objection sentences); l2 {}, {} iterations, lr {}, positive weight {}, n-grams {}; threshold {} by leave-one-author-out cross-validation (precision {:.2}, recall {:.2})",
+        calls.len(),
+        examples.len(),
+        positives,
+        options.l2,
+        options.iterations,
+        options.learning_rate,
+        options.positive_weight,
+        ngrams,
+        best.threshold,
+        best.precision,
+        best.recall
+    );
+    (stance::train(&examples, options, ngrams, best.threshold, trained), cv)
 }

@@ -65,6 +65,7 @@ pub use record::{
 };
 pub use crate::language::text::NextStepMatch;
 use crate::language::judge::{self, Judgement};
+use crate::language::stance::{Detector, StanceModel};
 use crate::language::text;
 
 use crate::call::{Segment, Speaker, Utterance};
@@ -152,6 +153,10 @@ pub struct Coach {
     config: CoachConfig,
     prep: CallPrep,
     matcher: ObjectionMatcher,
+    detector: Detector,
+    /// The rep's words since the prospect last spoke: the turn a prospect line answers.
+    rep_turn: String,
+    rep_turn_answered: bool,
     /// The latest call time seen in any input (s).
     now: f64,
     tracks: [SpeechTrack; 2],
@@ -212,7 +217,10 @@ impl Coach {
         Coach {
             config,
             prep,
-            matcher: ObjectionMatcher::new(library),
+            matcher: ObjectionMatcher::new(library.clone()),
+            detector: Detector::new(ObjectionMatcher::new(library), StanceModel::builtin()),
+            rep_turn: String::new(),
+            rep_turn_answered: false,
             now: 0.0,
             tracks: Default::default(),
             runs: Default::default(),
@@ -471,6 +479,11 @@ impl Coach {
 
     fn rep_line(&mut self, seg: &Segment) {
         let line = seg.text.trim();
+        if std::mem::take(&mut self.rep_turn_answered) {
+            self.rep_turn.clear();
+        }
+        self.rep_turn.push_str(line);
+        self.rep_turn.push(' ');
         if text::is_deferral(line) {
             self.deferrals.push(TextMoment {
                 t_s: seg.end_s,
@@ -538,7 +551,8 @@ impl Coach {
         }
         self.extend_turn(seg, words);
 
-        let hits = self.matcher.find(line, Speaker::Prospect, &self.prep);
+        let hits = self.detector.find(line, Speaker::Prospect, &self.rep_turn, &self.prep);
+        self.rep_turn_answered = true;
         // The prospect spoke again after the rep replied: judge those replies now, and a
         // repeat of the same objection means the reply did not land.
         let mut repeated = Vec::new();

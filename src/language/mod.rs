@@ -4,8 +4,9 @@
 //! ```text
 //! text        normalisation (contractions, numbers as digits, fillers), sentences and
 //!             clauses, stems, negation, questions, next steps, deferrals, corrections
-//! objections  the objection library (config/objections.toml) and its matcher: which
-//!             prospect sentences carry a stance against moving forward, and of which type
+//! objections  the objection library (config/objections.toml) and its phrase matcher
+//! stance      objections in context: cue classes (config/stance.toml), the rep turn
+//!             answered, library hits -> a trained linear model (config/stance_model.json)
 //! judge       whether the rep's reply to an objection engaged with it (handled) or not
 //!             (fumbled), and why
 //! ```
@@ -16,6 +17,7 @@
 
 pub mod judge;
 pub mod objections;
+pub mod stance;
 pub mod text;
 
 /// Version of the judge whose verdicts a journal carries (`journal::Entry::Verdict`).

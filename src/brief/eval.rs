@@ -316,7 +316,6 @@ pub struct CallResult {
     pub matches: Vec<Option<usize>>,
     pub talk_ratio_truth: f64,
     pub talk_ratio_brief: f64,
-    #[serde(skip)]
     pub brief: Brief,
 }
 

@@ -563,8 +563,22 @@ impl Coach {
                 continue;
             }
             if hits.iter().any(|h| h.kind == o.kind) {
-                repeated.push(o.kind);
-                let verdict = self.judge_reply(&self.open_objections[i], true);
+                // The same concern again: after a reply that engaged with it (asked about
+                // it, answered it) it is the conversation going on, a new raise; after one
+                // that did not, the prospect had to repeat it.
+                let verdict = self.judge_reply(&self.open_objections[i], false);
+                let says_again = {
+                    let w = text::words(line);
+                    ["again", "like i said", "as i said", "i already said", "i told you", "still"]
+                        .iter()
+                        .any(|m| text::find_seq(&w, m).is_some())
+                };
+                let verdict = if verdict.handled && !says_again {
+                    verdict
+                } else {
+                    repeated.push(o.kind);
+                    self.judge_reply(&self.open_objections[i], true)
+                };
                 self.resolve_objection(i, verdict);
             } else if substantive {
                 let verdict = self.judge_reply(&self.open_objections[i], false);
@@ -736,13 +750,19 @@ impl Coach {
         }
         if let Some(p) = self.proposal.clone().filter(|p| p.speaker != seg.speaker) {
             match &found {
-                Some(step) if !step.tentative => {
+                // A firm answer, or the bare time picked from the proposal ("Thursday at eleven.").
+                Some(step) if !step.tentative || (step.time_only && !text::sentences(line).iter().any(text::sentence_is_question)) => {
                     return self.secure_next_step(step.clone(), seg.end_s, seg.speaker)
                 }
-                None if text::is_acceptance(line) => {
+                // A bare "great" agrees to a proposed plan, not to a date stated as a fact
+                // ("July first." answering "when does your year start?").
+                None if text::is_acceptance(line) && !p.step.time_only => {
                     return self.secure_next_step(p.step, seg.end_s, p.speaker)
                 }
-                None if text::words(line).iter().any(|w| text::is_negator(w)) => {
+                // Anything else that answers it ("let me look at my calendar and get back
+                // to you", "maybe") leaves it unagreed, and a later "okay, thanks" does not
+                // agree to it.
+                None if text::word_count(line) >= 3 || text::words(line).iter().any(|w| text::is_negator(w)) => {
                     self.proposal = None
                 }
                 _ => {}
@@ -1034,6 +1054,9 @@ impl Coach {
                     }
                     FumbleReason::Repeated => {
                         (format!("They raised {} again", label.to_lowercase()), now)
+                    }
+                    FumbleReason::Dismissed => {
+                        (format!("{label} objection dismissed"), o.reply_end)
                     }
                     FumbleReason::Discounted => {
                         (format!("{label} objection: discount offered"), o.reply_end)

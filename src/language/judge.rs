@@ -32,6 +32,9 @@ pub enum FumbleReason {
     Repeated,
     /// The rep offered money off before understanding the concern.
     Discounted,
+    /// The rep waved the concern away ("that's not really a problem", "the built-in
+    /// stuff is useless").
+    Dismissed,
 }
 
 /// A judged reply.
@@ -74,6 +77,7 @@ struct RawLexicon {
     stall_acceptances: Vec<String>,
     rep_deferrals: Vec<String>,
     empty_questions: Vec<String>,
+    dismissals: Vec<String>,
     topics: RawTopics,
 }
 
@@ -95,6 +99,7 @@ struct Lexicon {
     stall_acceptances: Vec<String>,
     rep_deferrals: Vec<String>,
     empty_questions: Vec<String>,
+    dismissals: Vec<String>,
     topics: [Vec<String>; 5],
 }
 
@@ -113,6 +118,7 @@ fn lexicon() -> &'static Lexicon {
             stall_acceptances: norm(raw.stall_acceptances),
             rep_deferrals: norm(raw.rep_deferrals),
             empty_questions: norm(raw.empty_questions),
+            dismissals: norm(raw.dismissals),
             topics: [t.price, t.timing, t.authority, t.need, t.competitor],
         }
     })
@@ -159,12 +165,26 @@ pub fn judge(reply: Reply<'_>) -> Judgement {
             }
         }
     }
-    let addresses = on_topic(&reply, &sentences, lex);
-    if let Some(p) = first_of(&words, &lex.pivots) {
-        if !addresses || first_question.is_none() {
-            return Judgement::fumbled(FumbleReason::Conceded, format!("conceded and moved on (\"{p}\")"));
-        }
+    if let Some(p) = first_of(&before_question, &lex.dismissals) {
+        return Judgement::fumbled(FumbleReason::Dismissed, format!("dismissed the concern (\"{p}\")"));
     }
+    let addresses = on_topic(&reply, &sentences, lex);
+    // A change of topic counts where it opens a statement before any question: "want to
+    // see" inside "what will she want to see?" and a trailing "anyway" are no pivots.
+    let pivot = sentences[..first_question.unwrap_or(sentences.len())]
+        .iter()
+        .filter(|s| !text::sentence_is_question(s))
+        .find_map(|s| {
+            s.clause_ranges().find_map(|r| {
+                let clause = &s.words[r];
+                let opening = &clause[..clause.len().min(4)];
+                first_of(opening, &lex.pivots).filter(|p| text::find_seq(opening, p).is_some_and(|i| i <= 2))
+            })
+        });
+    if let Some(p) = pivot {
+        return Judgement::fumbled(FumbleReason::Conceded, format!("conceded and moved on (\"{p}\")"));
+    }
+    let _ = addresses;
     if first_question.is_some() {
         return Judgement::handled("acknowledged it and asked about it");
     }

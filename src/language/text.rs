@@ -56,6 +56,10 @@ pub struct NextStepMatch {
     /// True when it is only proposed ("does Tuesday at 2 work?", "maybe Friday"),
     /// so it still needs the other side's agreement.
     pub tentative: bool,
+    /// Only a time, no action ("July first.", "Thursday at eleven."): an answer that
+    /// agrees to a proposal, or a bare fact; never a next step on its own.
+    #[serde(default)]
+    pub time_only: bool,
 }
 
 // ---------------------------------------------------------------------------
@@ -1289,7 +1293,15 @@ fn find_time(w: &[String]) -> Option<(usize, usize)> {
             && w.get(i + 2).is_some_and(|m| MONTHS.contains(&m.as_str()))
         {
             end = i + 3;
-        } else if is_ordinal_token(word) && prev == "the" {
+        } else if is_ordinal_token(word)
+            && prev == "the"
+            // "the 2nd building", "the 1st thing": an ordinal before a noun is no date.
+            && w.get(i + 1).is_none_or(|x| {
+                matches!(x.as_str(), "at" | "or" | "and" | "works" | "work" | "then" | "is" | "would" | "could" | "in" | "for")
+                    || MONTHS.contains(&x.as_str())
+                    || WEEKDAYS.contains(&x.as_str())
+            })
+        {
             start = i - 1;
             end = i + 1;
         } else if let Some(e) = clock_at(w, i) {
@@ -1326,6 +1338,12 @@ const PAST_OR_RECURRING: &[&str] = &[
 ];
 
 /// Words and phrases that commit to the time: a plan, an action, or agreement.
+/// Words that make a day-less clock time a meeting ("call at 2").
+const MEETING_WORDS: &[&str] = &[
+    "call", "meet", "meeting", "demo", "talk", "chat", "speak", "session", "book", "invite", "calendar",
+    "walkthrough", "review", "see you", "zoom", "teams",
+];
+
 const COMMITMENT: &[&str] = &[
     "i will",
     "we will",
@@ -1353,7 +1371,9 @@ const COMMITMENT: &[&str] = &[
     "booked",
     "schedule",
     "scheduled",
-    "send",
+    "send an invite",
+    "send you an invite",
+    "send the invite",
     "put",
     "pencil",
     "set up",
@@ -1367,11 +1387,9 @@ const COMMITMENT: &[&str] = &[
     "is perfect",
     "is fine",
     "do it",
-    "plan",
     "i am going to",
     "we are going to",
     "i will be",
-    "expect",
     "follow up",
     "reconnect",
     "call you",
@@ -1459,7 +1477,10 @@ pub fn detect_next_step(text: &str) -> Option<NextStepMatch> {
                             | "speak"
                     )
             });
-            let has_commitment = COMMITMENT.iter().any(|c| contains_seq(&scope, c));
+            // "I'll send you the deck this afternoon": a deliverable, not a meeting.
+            let deliverable_only = contains_any_seq(&scope, &["send", "email you", "forward"])
+                && !contains_any_seq(&scope, MEETING_WORDS);
+            let has_commitment = !deliverable_only && COMMITMENT.iter().any(|c| contains_seq(&scope, c));
             if !(has_commitment || time_only) {
                 continue;
             }
@@ -1468,13 +1489,25 @@ pub fn detect_next_step(text: &str) -> Option<NextStepMatch> {
                 .iter()
                 .position(|w| w == "or")
                 .is_some_and(|k| find_time(&clause[te + k + 1..]).is_some());
+            // A bare clock time ("at 5") without a day needs an action word to be a plan:
+            // "selling out at five is fine" is no meeting.
+            let day_less_clock = clause[ts..te].first().is_some_and(|w| w == "at");
+            if day_less_clock && !contains_any_seq(&scope, MEETING_WORDS) {
+                continue;
+            }
+            // "Okay, talk Thursday." plans a call; "July first." only names a date.
+            let bare_time = time_only
+                && !has_commitment
+                && !scope.iter().any(|w| matches!(w.as_str(), "talk" | "speak" | "call"));
             let tentative = sentence_is_question(&s)
                 || alternatives
+                || bare_time
                 || TENTATIVE.iter().any(|t| contains_seq(&scope, t));
             return Some(NextStepMatch {
                 phrase: s.original.clone(),
                 when: clause[ts..te].join(" "),
                 tentative,
+                time_only: bare_time,
             });
         }
     }
@@ -1497,7 +1530,16 @@ pub fn is_acceptance(text: &str) -> bool {
                 && w.get(i + 1).is_some_and(|n| n == "a")
                 && w.get(i + 2).is_some_and(|n| n == "problem"))
     };
-    let refused = contains_any_seq(&w, &["busy", "no good"])
+    // Dodges: "let me look at my calendar and get back to you", "maybe", "let's see
+    // what you send first" leave the proposal open.
+    let refused = contains_any_seq(
+        &w,
+        &[
+            "busy", "no good", "maybe", "get back to you", "let you know", "let me look", "let me check",
+            "let me see", "let us see", "we will see", "possibly", "depends",
+            "think about it", "check my calendar", "look at my calendar", "circle back",
+        ],
+    )
         || (0..w.len()).any(|i| is_negator(&w[i]) && !agreeing_negation(i));
     if refused {
         return false;
@@ -1882,9 +1924,10 @@ mod tests {
                 "I'll send the contract tomorrow and we meet on the 14th.",
                 true,
             ),
-            ("Let's book 30 minutes on Friday.", true),
+            // A one-sided delivery is not a next step both sides agreed (METHOD: "I'll send some info").
+            ("I'll send the proposal by end of day Wednesday.", false),
             ("let's book thirty minutes on friday", true),
-            ("I'll send the proposal by end of day Wednesday.", true),
+            ("I'll send the invite for our call by end of day Wednesday.", true),
             ("Can we put something on the calendar for March 3rd?", true),
             ("Great, see you Monday at 10.", true),
             ("I'll set up the demo for tomorrow at 3pm.", true),

@@ -756,7 +756,7 @@ impl Coach {
                 }
                 // A bare "great" agrees to a proposed plan, not to a date stated as a fact
                 // ("July first." answering "when does your year start?").
-                None if text::is_acceptance(line) && !p.step.time_only => {
+                None if text::is_acceptance(line) && !(p.step.time_only && p.speaker == Speaker::Prospect) => {
                     return self.secure_next_step(p.step, seg.end_s, p.speaker)
                 }
                 // Anything else that answers it ("let me look at my calendar and get back

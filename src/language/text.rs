@@ -1245,6 +1245,12 @@ fn find_time(w: &[String]) -> Option<(usize, usize)> {
                 start = i - 1;
             }
             let mut e = i + 1;
+            // "Tuesday the 5th", "Tuesday January 5th".
+            if w.get(e).is_some_and(|x| x == "the") && w.get(e + 1).is_some_and(|x| is_ordinal_token(x)) {
+                e += 2;
+            } else if w.get(e).is_some_and(|x| MONTHS.contains(&x.as_str())) && w.get(e + 1).is_some_and(|d| is_day_number(d)) {
+                e += 2;
+            }
             if w.get(e)
                 .is_some_and(|x| matches!(x.as_str(), "morning" | "afternoon" | "evening"))
             {
@@ -1678,6 +1684,17 @@ const CORRECTIONS: &[&str] = &[
     "we did not say",
     "that is outdated",
     "that is old",
+    "that is odd",
+    "that does not match",
+    "i do not think that is right",
+    "i do not think that is true",
+    "are you sure about that",
+    "that is not what your",
+    "that is not what the",
+    "your website says",
+    "your site says",
+    "i was told",
+    "that contradicts",
 ];
 
 /// Words that, after a contrastive "not", show it is not a correction ("not really", "not yet").

@@ -55,7 +55,7 @@ pub enum Entry {
     Health { t_s: f64, event: serde_json::Value },
     CallEnded { t_s: f64, reason: String },
     /// The live judge's verdict on an objection or the next step, as it was reached.
-    Verdict(crate::coach::CoachVerdict),
+    Verdict { verdict: crate::coach::CoachVerdict },
 }
 
 /// Appends entries to one or more journal files (the data directory's and,
@@ -184,7 +184,7 @@ pub fn read(path: &Path) -> Result<JournalRecord, JournalError> {
             Entry::Segment(s) => record.segments.push(s),
             Entry::Health { t_s, event } => record.health.push((t_s, event)),
             Entry::CallEnded { t_s, .. } => record.ended_at_s = Some(t_s),
-            Entry::Verdict(v) => record.verdicts.push(v),
+            Entry::Verdict { verdict } => record.verdicts.push(verdict),
         }
     }
     if record.call_id.is_empty() {

@@ -135,14 +135,14 @@ enum Command {
     TrainJudge {
         #[arg(long, default_value = "config/stance_model.json")]
         out: PathBuf,
-        /// Add stemmed word and word-pair features to the cue classes.
+        /// Cue classes only, without stemmed word and word-pair features.
         #[arg(long)]
-        ngrams: bool,
-        #[arg(long, default_value_t = 1e-3)]
+        no_ngrams: bool,
+        #[arg(long, default_value_t = 3e-4)]
         l2: f32,
-        #[arg(long, default_value_t = 300)]
+        #[arg(long, default_value_t = 1000)]
         iterations: usize,
-        #[arg(long, default_value_t = 3.0)]
+        #[arg(long, default_value_t = 10.0)]
         positive_weight: f32,
         /// Only print the cross-validation, write nothing.
         #[arg(long)]
@@ -422,7 +422,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     .with_context(|| format!("writing {}", path.display()))?;
             }
         }
-        Command::TrainJudge { out, ngrams, l2, iterations, positive_weight, cv_only, explain } => {
+        Command::TrainJudge { out, no_ngrams, l2, iterations, positive_weight, cv_only, explain } => {
+            let ngrams = !no_ngrams;
             let calls = brief::eval::load_set("train", &brief::eval::set_dirs("train").expect("train set"))?;
             let options = callcoach::language::stance::TrainOptions { l2, iterations, positive_weight, ..Default::default() };
             if let Some(threshold) = explain {

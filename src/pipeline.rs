@@ -311,7 +311,7 @@ impl CallState {
     fn publish_prompts(&mut self) -> Result<(), PipelineError> {
         // Verdicts first: the journal holds the verdict before the overlay shows it.
         for verdict in self.coach.drain_verdicts() {
-            self.journal.append(&Entry::Verdict(verdict))?;
+            self.journal.append(&Entry::Verdict { verdict })?;
         }
         for prompt in self.coach.drain_prompts() {
             self.publisher.publish(&Event::Prompt(serde_json::to_value(&prompt).expect("prompts serialise")))?;

@@ -6,16 +6,19 @@
 //! audio::capture (cpal) / audio::replay (file)   16 kHz chunks per speaker (audio::source)
 //!   -> segment (+ segment::echo)                 VAD, echo gate, utterances; talk time comes from here
 //!   -> transcribe                                whisper on its own thread -> Segments
-//!   -> coach                                     pure state: metrics + rules -> prompts
+//!   -> coach                                     pure state: metrics + rules -> prompts, verdicts
+//!        language                                the one judge (text, objections, stance, judge),
+//!                                                used by the coach live and by the brief after
 //!   -> events -> server                          events.jsonl, WebSocket + overlay page
-//!   -> journal                                   append-only transcript, durable
+//!   -> journal                                   append-only transcript and verdicts, durable
 //! pipeline                                       one call on its own thread: all of the above
 //! daemon                                         call lifecycle (run, replay), brief at call end
 //! call end -> brief -> brief.md / brief.json; history (cross-call patterns)
+//!             (reads the journaled verdicts; coach::offline re-judges a journal without them)
 //! model                                          CTranslate2 -> ggml converter, q8_0, fetch
 //! recording                                      offline transcription of a recorded call
 //! synth, wer                                     synthetic calls and word error rate (tests, benches, demo)
-//! config                                         raw TOML -> validated Config
+//! config, prep                                   raw TOML -> validated Config; the call's prep
 //! ```
 //!
 //! `call` holds the types every stage shares (`Speaker`, `Utterance`, `Segment`).

@@ -77,8 +77,8 @@ enum Command {
         /// Serve the overlay while replaying, on this port (0 = any free port).
         #[arg(long)]
         serve: Option<u16>,
-        /// Keep serving this many seconds after the call ends.
-        #[arg(long, default_value = "0")]
+        /// Keep serving this many seconds after the call ends (0–86400).
+        #[arg(long, default_value = "0", value_parser = parse_linger)]
         linger: f64,
         #[command(flatten)]
         prep: PrepArgs,
@@ -109,8 +109,8 @@ enum Command {
     Patterns {
         #[arg(long)]
         rep: Option<String>,
-        /// Window in days.
-        #[arg(long, default_value = "30")]
+        /// Window in days (1–36500).
+        #[arg(long, default_value = "30", value_parser = clap::value_parser!(i64).range(1..=36500))]
         days: i64,
     },
     /// Evaluate the brief on the labelled set of synthetic calls.
@@ -208,7 +208,19 @@ impl PrepArgs {
             prep.competitors = self.competitors.iter().map(|a| a.trim().to_string()).filter(|a| !a.is_empty()).collect();
         }
         prep.planned_minutes = self.minutes.or(prep.planned_minutes);
+        // The flags are held to the same rules as a prep file (`--minutes NaN`, `-5`, `inf`).
+        prep.validate("the command line")?;
         Ok(prep)
+    }
+}
+
+/// `--linger SECONDS`: a finite number from 0 to a day.
+fn parse_linger(value: &str) -> Result<f64, String> {
+    let seconds: f64 = value.parse().map_err(|_| format!("'{value}' is not a number of seconds"))?;
+    if seconds.is_finite() && (0.0..=86_400.0).contains(&seconds) {
+        Ok(seconds)
+    } else {
+        Err(format!("'{value}' must be between 0 and 86400 seconds"))
     }
 }
 

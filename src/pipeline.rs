@@ -372,7 +372,9 @@ impl CallState {
         // Bounded backlog: past the bound the oldest waiting utterance is given
         // up; it stays in the journal as an utterance (talk time is intact).
         while self.pending_finals.len() > self.options.max_backlog {
-            self.pending_finals.pop_front();
+            if let Some(job) = self.pending_finals.pop_front() {
+                self.coach.on_transcribed(job.speaker, job.start_s, job.end_s);
+            }
             self.outcome.untranscribed += 1;
             self.outcome.dropped_jobs += 1;
         }
@@ -385,6 +387,10 @@ impl CallState {
             self.outcome.final_latencies_s.push((self.now_s() - segment.end_s).max(0.0));
         }
         if segment.text.trim().is_empty() {
+            if transcript.is_final {
+                // No words: the coach stops waiting for them.
+                self.coach.on_transcribed(segment.speaker, segment.start_s, segment.end_s);
+            }
             return Ok(());
         }
         if transcript.is_final {

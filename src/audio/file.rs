@@ -543,12 +543,24 @@ fn sniff(magic: &[u8]) -> Result<AudioFormat, Sniffed> {
     Err(Sniffed::Other(found))
 }
 
+/// Sample rates a file may declare.
+pub const MIN_SAMPLE_RATE: u32 = 8_000;
+pub const MAX_SAMPLE_RATE: u32 = 192_000;
+
 fn check_spec(
     path: &Path,
     rate: u32,
     channels: usize,
     format: AudioFormat,
 ) -> Result<(), AudioFileError> {
+    // The resampler handles 8–192 kHz; a header declaring 1 Hz would otherwise make
+    // it allocate gigabytes for a small file.
+    if rate != 0 && !(MIN_SAMPLE_RATE..=MAX_SAMPLE_RATE).contains(&rate) {
+        return Err(AudioFileError::UnsupportedSampleFormat {
+            path: path.to_owned(),
+            detail: format!("sample rate {rate} Hz (supported: {MIN_SAMPLE_RATE}–{MAX_SAMPLE_RATE} Hz)"),
+        });
+    }
     let problem = if rate == 0 {
         Some("sample rate is 0".to_owned())
     } else if channels == 0 {
@@ -648,6 +660,24 @@ fn read_up_to(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_wav_declaring_an_absurd_sample_rate_is_refused_before_any_allocation() {
+        let dir = std::env::temp_dir().join(format!("callcoach-rate-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for rate in [1u32, 4_000, 400_000] {
+            let path = dir.join(format!("rate-{rate}.wav"));
+            let spec = hound::WavSpec { channels: 1, sample_rate: rate, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+            let mut w = hound::WavWriter::create(&path, spec).unwrap();
+            for _ in 0..1000 {
+                w.write_sample(0i16).unwrap();
+            }
+            w.finalize().unwrap();
+            let err = load_mono_16k(&path).unwrap_err().to_string();
+            assert!(err.contains(&format!("sample rate {rate} Hz")), "{err}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     use super::*;
     use hound::{SampleFormat, WavSpec, WavWriter};
 

@@ -1,18 +1,25 @@
-//! Evaluation of the brief against the labelled set
-//! (`tests/fixtures/calls/labelled/NAME.txt` scripts + `NAME.toml` truth labels).
+//! Evaluation of the judgement on labelled calls (`tests/fixtures/calls/FORMAT.md`):
+//! the **train** set (`labelled/` + `train/`, tuned on) and the frozen **held-out** set
+//! (`heldout/`, written by authors who never saw the rules; scored only), side by side.
 //!
 //! Each script is rendered with espeak-ng (`synth::render`), so the talk-ratio truth
 //! is measured from real audio. A `transcribe` function then turns the rendered call
 //! into a `CallRecord`:
-//! - mode (a), [`evaluate_text`]: straight from the rendered truth lines (who spoke
-//!   when, the scripted words) — fast, for tuning the rules;
+//! - mode (a), [`text_record`]: straight from the rendered truth lines (who spoke
+//!   when, the scripted words), judged by the live coach run offline;
 //! - mode (b): from audio — the caller writes the WAV, replays it through the real
-//!   pipeline (VAD + Whisper) into a journal and reads it back
-//!   (`callcoach eval --audio`).
+//!   pipeline (VAD + Whisper + live coach) into a journal and reads it back
+//!   (`callcoach eval --mode audio`).
 //!
-//! The report gives per-field accuracy: outcome, primary root cause, salvage action,
-//! objection precision and recall (by type, per call), handled accuracy (on the
-//! objections found), talk-ratio mean absolute error, next step.
+//! The report gives per-field accuracy: outcome, primary root cause (within the
+//! acceptable set), salvage action, objection precision and recall by type and time
+//! (the quoted line's start to 10 s after its end), handled vs fumbled on those
+//! matched, next step, talk ratio within 3 points. For the held-out set only
+//! pass/fail per field is printed per call: reading why one failed would make it
+//! train data.
+//!
+//! Also here: the stance model's training data and cross-validation
+//! (`callcoach train-judge`).
 //!
 //! Thread: the caller's; rendering runs espeak-ng as child processes.
 

@@ -131,12 +131,20 @@ pub fn summarise(
     }
 }
 
-/// "Bennett's Bikes" -> "bennetts-bikes".
+/// Longest slug in bytes: with ".md" and a temp-file suffix it stays far below
+/// the 255-byte file-name limit whatever the script ("ç" is 2 bytes, "日" 3).
+pub const MAX_SLUG_BYTES: usize = 120;
+
+/// "Bennett's Bikes" -> "bennetts-bikes", at most [`MAX_SLUG_BYTES`] bytes.
 pub fn account_slug(account: &str) -> String {
     let mut slug = String::new();
     for c in account.chars() {
         if c.is_alphanumeric() {
-            slug.extend(c.to_lowercase());
+            let lower: String = c.to_lowercase().collect();
+            if slug.len() + lower.len() > MAX_SLUG_BYTES {
+                break;
+            }
+            slug.push_str(&lower);
         } else if c == '\'' || c == '’' {
             continue;
         } else if !slug.ends_with('-') && !slug.is_empty() {
@@ -223,5 +231,10 @@ mod tests {
         assert_eq!(account_slug("  ACME, Inc. "), "acme-inc");
         assert_eq!(account_slug("../../etc"), "etc");
         assert_eq!(account_slug("!!!"), "account");
+        // 200 non-ASCII characters (400 bytes) still make a valid file name.
+        let long: String = "é".repeat(200);
+        let slug = account_slug(&long);
+        assert!(slug.len() <= MAX_SLUG_BYTES && !slug.is_empty(), "{} bytes", slug.len());
+        assert!(slug.chars().all(|c| c == 'é'));
     }
 }

@@ -77,6 +77,8 @@ const SEGMENT_END_TOLERANCE_S: f64 = 0.4;
 const MIN_RESUME_S: f64 = 0.3;
 /// Rep segments kept to seed the reply of an objection whose text arrives late.
 const RECENT_REP_SEGMENTS: usize = 20;
+/// Call time (s) the judge waits at most for the words of speech that has ended.
+const MAX_TEXT_WAIT_S: f64 = 60.0;
 /// Excerpts in prompts and records are cut to this many characters.
 const EXCERPT_CHARS: usize = 240;
 
@@ -189,6 +191,9 @@ pub struct Coach {
     corrections: Vec<TextMoment>,
     /// Verdicts since the last drain, for the journal.
     verdicts: Vec<CoachVerdict>,
+    /// Per speaker, finished utterances whose text has not arrived yet (start, end):
+    /// a reply is not judged while its words are still being transcribed.
+    untranscribed: [Vec<(f64, f64)>; 2],
 }
 
 impl Coach {
@@ -250,6 +255,7 @@ impl Coach {
             deferrals: Vec::new(),
             corrections: Vec::new(),
             verdicts: Vec::new(),
+            untranscribed: [Vec::new(), Vec::new()],
         }
     }
 
@@ -297,6 +303,24 @@ impl Coach {
     /// The final extent of an utterance.
     pub fn on_utterance_end(&mut self, utterance: &Utterance) {
         self.on_voice(utterance.speaker, utterance.start_s, utterance.end_s);
+        if utterance.end_s.is_finite() && utterance.start_s.is_finite() {
+            self.untranscribed[utterance.speaker.channel()].push((utterance.start_s, utterance.end_s));
+        }
+    }
+
+    /// The transcriber is done with the utterance at `start_s..end_s`, whether it
+    /// gave words or not (silence, noise, a dropped job).
+    pub fn on_transcribed(&mut self, speaker: Speaker, start_s: f64, end_s: f64) {
+        self.untranscribed[speaker.channel()]
+            .retain(|&(s, e)| !(s < end_s + SEGMENT_END_TOLERANCE_S && e > start_s - SEGMENT_END_TOLERANCE_S));
+    }
+
+    /// Whether `speaker` has finished speech after `t_s` whose words are still to come.
+    /// Speech older than [`MAX_TEXT_WAIT_S`] is given up on (a lost transcript).
+    fn text_pending(&self, speaker: Speaker, t_s: f64) -> bool {
+        self.untranscribed[speaker.channel()]
+            .iter()
+            .any(|&(_, e)| e > t_s && self.now - e < MAX_TEXT_WAIT_S)
     }
 
     /// The final text of (part of) an utterance.
@@ -307,6 +331,7 @@ impl Coach {
         let line = segment.text.trim();
         if !line.is_empty() && segment.start_s.is_finite() && segment.end_s.is_finite() {
             self.track_agenda(segment);
+            self.on_transcribed(segment.speaker, segment.start_s, segment.end_s);
             match segment.speaker {
                 Speaker::Rep => self.rep_line(segment),
                 Speaker::Prospect => self.prospect_line(segment),
@@ -967,6 +992,11 @@ impl Coach {
         let cfg = &self.config;
         let mut due: Vec<(usize, bool)> = Vec::new(); // (index, quiet)
         for (i, o) in self.open_objections.iter().enumerate() {
+            // The rep's reply (or the prospect's repeat) is still being transcribed:
+            // judging now would judge half a reply.
+            if self.text_pending(Speaker::Rep, o.end_s) || self.text_pending(Speaker::Prospect, o.end_s) {
+                continue;
+            }
             if o.reply_start.is_none() {
                 let rep_spoke = self.tracks[0].in_range(o.end_s, now) >= 0.5;
                 let last_prospect = self.tracks[1].last_end().unwrap_or(o.end_s).max(o.end_s);

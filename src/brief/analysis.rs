@@ -1354,10 +1354,29 @@ fn icp(a: &mut Analysis, sentences: &[Vec<Sentence>], config: &BriefConfig) {
             }
         }
     }
+    // A budget far below the price the rep quoted, stated as a plain fact.
+    let gap = budget_gap(&a.turns, sentences);
+    if let Some((t_s, s, why)) = &gap {
+        if !cues.iter().any(|c| c.1 == *s) {
+            cues.insert(0, (*t_s, s.clone(), why.clone()));
+        }
+    }
     if cues.is_empty() {
         return;
     }
     let failed_to_disqualify = !a.flags.rep_disqualified;
+    // A fundamental mismatch: the fumbled price and need objections are its symptoms,
+    // and the lesson is qualification (disqualify), not objection handling.
+    if failed_to_disqualify && (gap.is_some() || cues.len() >= 2) {
+        for f in &mut a.findings {
+            let symptom = f.category == Category::Objection
+                && f.metric == FlagMetric::UnresolvedObjection
+                && (f.detail.starts_with("price") || f.detail.starts_with("need"));
+            if symptom {
+                f.category = Category::IcpFit;
+            }
+        }
+    }
     let weight = if failed_to_disqualify { 1.5 } else { 0.0 };
     for (t_s, s, why) in cues.iter().take(4) {
         a.icp_cues.push(s.clone());
@@ -1392,6 +1411,55 @@ fn icp(a: &mut Analysis, sentences: &[Vec<Sentence>], config: &BriefConfig) {
             ),
         });
     }
+}
+
+/// Amounts in a sentence with money words, per year ("400 a month" -> 4800).
+fn yearly_amounts(words: &[String]) -> Vec<f64> {
+    let monthly = has_any(words, &["a month", "per month", "monthly", "every month"]).is_some();
+    let money = has_any(words, &["dollar", "dollars", "bucks", "a month", "per month", "a year", "per year", "grand", "budget", "price", "cost"]).is_some();
+    if !money {
+        return Vec::new();
+    }
+    words
+        .iter()
+        .enumerate()
+        .filter_map(|(i, w)| {
+            let n: f64 = w.parse().ok()?;
+            let n = if words.get(i + 1).is_some_and(|x| x == "grand" || x == "k") { n * 1000.0 } else { n };
+            (n >= 10.0).then_some(if monthly { n * 12.0 } else { n })
+        })
+        .collect()
+}
+
+/// The prospect's whole budget (or what they spend) is under a fifth of the price the
+/// rep quoted: (time, sentence, why).
+fn budget_gap(turns: &[Turn], sentences: &[Vec<Sentence>]) -> Option<(f64, String, String)> {
+    let mut quote: Option<f64> = None;
+    for (t, ss) in turns.iter().zip(sentences) {
+        for s in ss {
+            let w = &s.words;
+            match t.speaker {
+                Speaker::Rep => {
+                    if has_any(w, &["cost", "costs", "price", "pricing", "comes to", "starts at", "would be", "plan is", "is about"]).is_some() {
+                        if let Some(q) = yearly_amounts(w).into_iter().fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x)))) {
+                            quote = Some(quote.map_or(q, |old| old.max(q)));
+                        }
+                    }
+                }
+                Speaker::Prospect => {
+                    let budget_words = has_any(w, &["budget", "we spend", "set aside", "we have about", "we have maybe", "for software", "whole", "total", "all we have", "we pay"]).is_some();
+                    if !budget_words || text::sentence_is_question(s) {
+                        continue;
+                    }
+                    let Some(b) = yearly_amounts(w).into_iter().reduce(f64::min) else { continue };
+                    if let Some(q) = quote.filter(|q| b * 5.0 <= *q) {
+                        return Some((t.time_of(&s.original), s.original.clone(), format!("a budget of about {b:.0} a year against a price of {q:.0}")));
+                    }
+                }
+            }
+        }
+    }
+    None
 }
 
 fn talk(a: &mut Analysis, utterances: &[Utterance], config: &BriefConfig) {

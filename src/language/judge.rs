@@ -150,19 +150,21 @@ pub fn judge(reply: Reply<'_>) -> Judgement {
     // What the rep said before asking anything decides a concession.
     let before_question: Vec<String> =
         sentences[..first_question.unwrap_or(sentences.len())].iter().flat_map(|s| s.words.iter().cloned()).collect();
+    // Money off before understanding the concern: a price objection, or a competitor's
+    // cheaper offer matched ("I could do three months free too").
+    if let Some(p) = first_of(&before_question, &lex.discounts) {
+        return Judgement::fumbled(FumbleReason::Discounted, format!("conceded: offered a discount (\"{p}\")"));
+    }
     if reply.kind == ObjectionType::Price {
-        if let Some(p) = first_of(&before_question, &lex.discounts) {
-            return Judgement::fumbled(FumbleReason::Discounted, format!("conceded on price: offered a discount (\"{p}\")"));
-        }
         if let Some(p) = first_of(&before_question, &lex.rep_deferrals) {
             return Judgement::fumbled(FumbleReason::Conceded, format!("deferred the price question (\"{p}\")"));
         }
     }
-    if first_question.is_none() {
-        if let Some(p) = first_of(&words, &lex.stall_acceptances) {
-            if reply.kind != ObjectionType::Price || !on_topic(&reply, &sentences, lex) {
-                return Judgement::fumbled(FumbleReason::Conceded, format!("accepted the stall without a question (\"{p}\")"));
-            }
+    // Letting the stall stand before asking anything about it ("no problem, I'll reach
+    // out in January. Can I send you some information?").
+    if let Some(p) = first_of(&before_question, &lex.stall_acceptances) {
+        if reply.kind != ObjectionType::Price || !on_topic(&reply, &sentences, lex) {
+            return Judgement::fumbled(FumbleReason::Conceded, format!("accepted the stall without a question (\"{p}\")"));
         }
     }
     if let Some(p) = first_of(&before_question, &lex.dismissals) {
@@ -175,9 +177,9 @@ pub fn judge(reply: Reply<'_>) -> Judgement {
         .iter()
         .filter(|s| !text::sentence_is_question(s))
         .find_map(|s| {
-            s.clause_ranges().find_map(|r| {
-                let clause = &s.words[r];
-                let opening = &clause[..clause.len().min(4)];
+            // Clause starts and the sentence's opening ("Let me, uh, show you…" spans a comma).
+            s.clause_ranges().map(|r| r.start).find_map(|start| {
+                let opening = &s.words[start..(start + 6).min(s.words.len())];
                 first_of(opening, &lex.pivots).filter(|p| text::find_seq(opening, p).is_some_and(|i| i <= 2))
             })
         });

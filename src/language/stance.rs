@@ -464,8 +464,8 @@ impl Detector {
         self.read_with(line, &context, prep, ngrams).into_iter().map(|r| (r.sentence, r.features)).collect()
     }
 
-    /// Objections the prospect raised in `line`, answering `rep_turn`: at most one per
-    /// type, best first. The rep's own words never raise one.
+    /// The objection the prospect raised in `line`, answering `rep_turn`, if any (the
+    /// most likely type). The rep's own words never raise one.
     pub fn find(&self, line: &str, speaker: Speaker, rep_turn: &str, prep: &CallPrep) -> Vec<ObjectionHit> {
         if speaker == Speaker::Rep {
             return Vec::new();
@@ -488,6 +488,9 @@ impl Detector {
         }
         let mut hits: Vec<ObjectionHit> = best.into_iter().flatten().collect();
         hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.kind.cmp(&b.kind)));
+        // One stance per line: a second type in the same line is nearly always the
+        // same concern read two ways (cross-validation scores lines this way too).
+        hits.truncate(1);
         hits
     }
 }

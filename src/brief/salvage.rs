@@ -101,8 +101,12 @@ pub fn decide(
             "I gave you wrong information".into(),
         );
     }
+    // The decision maker is the gap when the authority objection is the main thing
+    // left unhandled, not one fumble among several others.
+    let unhandled_authority = a.objections.iter().filter(|o| !o.handled && o.kind == ObjectionType::Authority).count();
+    let unhandled_other = a.objections.iter().filter(|o| !o.handled && o.kind != ObjectionType::Authority).count();
     if primary == Category::Objection {
-        if unhandled(ObjectionType::Authority) {
+        if unhandled(ObjectionType::Authority) && unhandled_authority >= unhandled_other {
             let who = a
                 .decision_maker
                 .clone()

@@ -442,8 +442,10 @@ pub fn patterns(
     for c in &previous {
         by_rep.entry(c.rep.as_str()).or_default().1.push(c);
     }
+    // Calls whose rep is unknown ("[rep name]") count for the team, but are no rep.
     let reps = by_rep
         .iter()
+        .filter(|(name, _)| !name.starts_with('[') && !name.trim().is_empty())
         .map(|(name, (cur, prev))| pattern_of(name, cur, prev))
         .collect();
     Ok(PatternReport {

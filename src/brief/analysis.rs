@@ -1848,7 +1848,10 @@ const NOT_NAMES: &[&str] = &[
 
 fn is_name(token: &str) -> bool {
     let mut chars = token.chars();
-    chars.next().is_some_and(char::is_uppercase)
+    // "Jordan's team": a possessive names someone else's thing, not the speaker.
+    let possessive = token.ends_with("'s") || token.ends_with("’s");
+    !possessive
+        && chars.next().is_some_and(char::is_uppercase)
         && chars.all(|c| c.is_alphabetic() || c == '\'' || c == '-')
         && !NOT_NAMES.contains(&token.to_lowercase().as_str())
 }

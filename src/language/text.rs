@@ -1233,6 +1233,18 @@ fn clock_at(w: &[String], i: usize) -> Option<usize> {
 }
 
 /// Finds a concrete time expression in a clause: its word range `(start, end)`.
+/// After a day at `e`: an optional "morning"/"afternoon"/"evening" and clock time;
+/// returns where the time expression ends.
+fn part_of_day_and_clock(w: &[String], mut e: usize) -> usize {
+    if w.get(e).is_some_and(|x| matches!(x.as_str(), "morning" | "afternoon" | "evening")) {
+        e += 1;
+    }
+    if let Some(ce) = (e < w.len()).then(|| clock_at(w, e)).flatten() {
+        e = ce;
+    }
+    e
+}
+
 fn find_time(w: &[String]) -> Option<(usize, usize)> {
     let n = w.len();
     for i in 0..n {
@@ -1251,26 +1263,9 @@ fn find_time(w: &[String]) -> Option<(usize, usize)> {
             } else if w.get(e).is_some_and(|x| MONTHS.contains(&x.as_str())) && w.get(e + 1).is_some_and(|d| is_day_number(d)) {
                 e += 2;
             }
-            if w.get(e)
-                .is_some_and(|x| matches!(x.as_str(), "morning" | "afternoon" | "evening"))
-            {
-                e += 1;
-            }
-            if let Some(ce) = (e < n).then(|| clock_at(w, e)).flatten() {
-                e = ce;
-            }
-            end = e;
+            end = part_of_day_and_clock(w, e);
         } else if word == "tomorrow" || word == "tonight" {
-            let mut e = i + 1;
-            if w.get(e)
-                .is_some_and(|x| matches!(x.as_str(), "morning" | "afternoon" | "evening"))
-            {
-                e += 1;
-            }
-            if let Some(ce) = (e < n).then(|| clock_at(w, e)).flatten() {
-                e = ce;
-            }
-            end = e;
+            end = part_of_day_and_clock(w, i + 1);
         } else if (word == "this"
             && w.get(i + 1)
                 .is_some_and(|x| matches!(x.as_str(), "morning" | "afternoon" | "evening")))

@@ -283,18 +283,15 @@ impl StanceModel {
 }
 
 /// The model's probabilities, raised by the library: a library phrase of a type in
-/// the sentence is strong evidence the model may underweight on little data.
+/// a statement is strong evidence the model may underweight on little data.
 pub fn combine(mut p: [f32; LABELS], features: &[String]) -> [f32; LABELS] {
-    let mode = std::env::var("CALLCOACH_STANCE_MODE").unwrap_or_default();
-    if mode == "model" {
+    if features.iter().any(|f| f == "question") {
         return p;
     }
     for (k, kind) in ObjectionType::ALL.iter().enumerate() {
         let lib = format!("lib:{}", kind.as_str());
-        if features.iter().any(|f| *f == lib) && !features.iter().any(|f| f == "question") {
+        if features.iter().any(|f| *f == lib) {
             p[k + 1] = p[k + 1].max(LIBRARY_PROBABILITY);
-        } else if mode == "library" {
-            p[k + 1] = 0.0;
         }
     }
     p

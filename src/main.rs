@@ -193,9 +193,15 @@ struct PrepArgs {
 
 impl PrepArgs {
     fn to_prep(&self, config: &Config) -> anyhow::Result<CallPrep> {
+        self.over(CallPrep::default(), config)
+    }
+
+    /// The flags (or prep file) laid over `base`: what is not given keeps `base`'s
+    /// value, and the config's rep name fills only a gap.
+    fn over(&self, base: CallPrep, config: &Config) -> anyhow::Result<CallPrep> {
         let mut prep = match &self.prep_file {
             Some(path) => CallPrep::load(path)?,
-            None => CallPrep::default(),
+            None => base,
         };
         prep.account = self.account.clone().or(prep.account);
         prep.contact_name = self.contact.clone().or(prep.contact_name);
@@ -387,11 +393,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Brief { from_journal, out, prep } => {
             let record = callcoach::journal::read(&from_journal)?;
-            let mut call = CallRecord::from_journal(record);
-            let given = prep.to_prep(&config)?;
-            if given != CallPrep::default() {
-                call = call.with_prep(given);
-            }
+            let call = CallRecord::from_journal(record);
+            // The journal's account, contact and agenda stay unless a flag replaces them.
+            let merged = prep.over(call.prep.clone(), &config)?;
+            let call = call.with_prep(merged);
             let paths = config.brief_paths();
             let output = brief::after_call(&call, &paths, chrono::Utc::now())?;
             if let Some(out) = out {

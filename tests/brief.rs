@@ -776,3 +776,32 @@ fn a_journal_read_back_gives_the_same_brief() {
         (&b.failure_moments, &b.recovery_email, &b.crm_note, &b.names)
     );
 }
+
+/// `brief --from-journal` keeps the journal's account, contact and agenda when the
+/// config names the rep (issue 10 #4), and the account's prep file is still written.
+#[test]
+fn from_journal_keeps_the_journal_prep_when_the_config_names_the_rep() {
+    let dir = temp_dir();
+    let record = labelled_record("objection_price");
+    let journal_path = dir.path().join("journal.jsonl");
+    write_journal(&journal_path, &record.journal, true);
+    let (data, config_home) = (dir.path().join("data"), dir.path().join("config"));
+    std::fs::create_dir_all(config_home.join("callcoach")).unwrap();
+    std::fs::write(config_home.join("callcoach/config.toml"), "[rep]\nname = \"Config Rep\"\n").unwrap();
+    let output = crate::util::callcoach()
+        .env("XDG_DATA_HOME", &data)
+        .env("XDG_CONFIG_HOME", &config_home)
+        .args(["brief", "--from-journal"])
+        .arg(&journal_path)
+        .output()
+        .expect("running callcoach brief");
+    assert!(output.status.success(), "{}", crate::util::stderr(&output));
+    let folder = std::path::PathBuf::from(crate::util::stdout(&output).trim());
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(folder.join("brief.json")).unwrap()).unwrap();
+    let journal_prep = record.journal.prep.clone().expect("the labelled record has a prep");
+    assert_eq!(json["names"]["account"], journal_prep["account"], "{}", json["names"]);
+    // The journal named the rep; the config fills only a gap.
+    assert_eq!(json["names"]["rep"], "Sofia Ramos");
+    let prep_files: Vec<_> = std::fs::read_dir(data.join("callcoach/prep")).map(|d| d.filter_map(|e| e.ok()).collect()).unwrap_or_default();
+    assert_eq!(prep_files.len(), 1, "the account's prep file is written");
+}

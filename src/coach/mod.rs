@@ -154,7 +154,7 @@ struct AgendaItem {
 pub struct Coach {
     config: CoachConfig,
     prep: CallPrep,
-    matcher: ObjectionMatcher,
+    /// Finds objections; its library holds the prepared responses and labels.
     detector: Detector,
     /// The rep's words since the prospect last spoke: the turn a prospect line answers.
     rep_turn: String,
@@ -222,7 +222,6 @@ impl Coach {
         Coach {
             config,
             prep,
-            matcher: ObjectionMatcher::new(library.clone()),
             detector: Detector::new(ObjectionMatcher::new(library), StanceModel::builtin()),
             rep_turn: String::new(),
             rep_turn_answered: false,
@@ -495,7 +494,7 @@ impl Coach {
 
     /// The objection matcher this coach uses (the brief reuses it).
     pub fn matcher(&self) -> &ObjectionMatcher {
-        &self.matcher
+        self.detector.matcher()
     }
 
     // -----------------------------------------------------------------------
@@ -631,8 +630,8 @@ impl Coach {
 
     fn open_objection(&mut self, hit: ObjectionHit, seg: &Segment, announce: bool) {
         let kind = hit.kind;
-        let prepared = self.matcher.library().response(kind).to_string();
-        let label = self.matcher.library().entry(kind).label.clone();
+        let prepared = self.detector.matcher().library().response(kind).to_string();
+        let label = self.detector.matcher().library().entry(kind).label.clone();
         let id = self.objections.len();
         let line = excerpt(seg.text.trim());
         self.objections.push(ObjectionRecord {
@@ -1023,10 +1022,13 @@ impl Coach {
             }
         }
         for (i, quiet) in due.into_iter().rev() {
-            let mut verdict = self.judge_reply(&self.open_objections[i], false);
-            if quiet {
-                verdict = judge::judge(judge::Reply { kind: self.open_objections[i].kind, objection: "", reply: "", repeated: false });
-            }
+            let o = &self.open_objections[i];
+            // Quiet: whatever text came later, the rep said nothing in time.
+            let verdict = if quiet {
+                judge::judge(judge::Reply { kind: o.kind, objection: "", reply: "", repeated: false })
+            } else {
+                self.judge_reply(o, false)
+            };
             self.resolve_objection(i, verdict);
         }
     }
@@ -1044,7 +1046,7 @@ impl Coach {
     fn resolve_objection(&mut self, index: usize, verdict: Judgement) {
         let o = self.open_objections.remove(index);
         let now = self.now;
-        let label = self.matcher.library().entry(o.kind).label.clone();
+        let label = self.detector.matcher().library().entry(o.kind).label.clone();
         let rec = &mut self.objections[o.record];
         rec.t_resolved_s = Some(now);
         if !o.reply.trim().is_empty() {

@@ -68,30 +68,9 @@ pub struct Reply<'a> {
     pub repeated: bool,
 }
 
+/// The judge's phrase lists (`config/judge.toml`), normalised once when read.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawLexicon {
-    acknowledgements: Vec<String>,
-    pivots: Vec<String>,
-    discounts: Vec<String>,
-    stall_acceptances: Vec<String>,
-    rep_deferrals: Vec<String>,
-    empty_questions: Vec<String>,
-    dismissals: Vec<String>,
-    topics: RawTopics,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawTopics {
-    price: Vec<String>,
-    timing: Vec<String>,
-    authority: Vec<String>,
-    need: Vec<String>,
-    competitor: Vec<String>,
-}
-
-/// The judge's phrase lists, normalised once.
 struct Lexicon {
     acknowledgements: Vec<String>,
     pivots: Vec<String>,
@@ -100,7 +79,30 @@ struct Lexicon {
     rep_deferrals: Vec<String>,
     empty_questions: Vec<String>,
     dismissals: Vec<String>,
-    topics: [Vec<String>; 5],
+    topics: Topics,
+}
+
+/// Stems that put a reply on each type's topic (matched by prefix, not normalised).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Topics {
+    price: Vec<String>,
+    timing: Vec<String>,
+    authority: Vec<String>,
+    need: Vec<String>,
+    competitor: Vec<String>,
+}
+
+impl Topics {
+    fn of(&self, kind: ObjectionType) -> &[String] {
+        match kind {
+            ObjectionType::Price => &self.price,
+            ObjectionType::Timing => &self.timing,
+            ObjectionType::Authority => &self.authority,
+            ObjectionType::Need => &self.need,
+            ObjectionType::Competitor => &self.competitor,
+        }
+    }
 }
 
 const LEXICON_TOML: &str = include_str!("../../config/judge.toml");
@@ -108,19 +110,19 @@ const LEXICON_TOML: &str = include_str!("../../config/judge.toml");
 fn lexicon() -> &'static Lexicon {
     static LEXICON: OnceLock<Lexicon> = OnceLock::new();
     LEXICON.get_or_init(|| {
-        let raw: RawLexicon = toml::from_str(LEXICON_TOML).expect("config/judge.toml is valid (tested)");
-        let norm = |list: Vec<String>| -> Vec<String> { list.iter().map(|p| text::normalize(p)).filter(|p| !p.is_empty()).collect() };
-        let t = raw.topics;
-        Lexicon {
-            acknowledgements: norm(raw.acknowledgements),
-            pivots: norm(raw.pivots),
-            discounts: norm(raw.discounts),
-            stall_acceptances: norm(raw.stall_acceptances),
-            rep_deferrals: norm(raw.rep_deferrals),
-            empty_questions: norm(raw.empty_questions),
-            dismissals: norm(raw.dismissals),
-            topics: [t.price, t.timing, t.authority, t.need, t.competitor],
+        let mut lex: Lexicon = toml::from_str(LEXICON_TOML).expect("config/judge.toml is valid (tested)");
+        for list in [
+            &mut lex.acknowledgements,
+            &mut lex.pivots,
+            &mut lex.discounts,
+            &mut lex.stall_acceptances,
+            &mut lex.rep_deferrals,
+            &mut lex.empty_questions,
+            &mut lex.dismissals,
+        ] {
+            *list = list.iter().map(|p| text::normalize(p)).filter(|p| !p.is_empty()).collect();
         }
+        lex
     })
 }
 
@@ -162,15 +164,15 @@ pub fn judge(reply: Reply<'_>) -> Judgement {
     }
     // Letting the stall stand before asking anything about it ("no problem, I'll reach
     // out in January. Can I send you some information?").
+    let addresses = on_topic(&reply, &sentences, lex);
     if let Some(p) = first_of(&before_question, &lex.stall_acceptances) {
-        if reply.kind != ObjectionType::Price || !on_topic(&reply, &sentences, lex) {
+        if reply.kind != ObjectionType::Price || !addresses {
             return Judgement::fumbled(FumbleReason::Conceded, format!("accepted the stall without a question (\"{p}\")"));
         }
     }
     if let Some(p) = first_of(&before_question, &lex.dismissals) {
         return Judgement::fumbled(FumbleReason::Dismissed, format!("dismissed the concern (\"{p}\")"));
     }
-    let addresses = on_topic(&reply, &sentences, lex);
     // A change of topic counts where it opens a statement before any question: "want to
     // see" inside "what will she want to see?" and a trailing "anyway" are no pivots.
     let pivot = sentences[..first_question.unwrap_or(sentences.len())]
@@ -186,7 +188,6 @@ pub fn judge(reply: Reply<'_>) -> Judgement {
     if let Some(p) = pivot {
         return Judgement::fumbled(FumbleReason::Conceded, format!("conceded and moved on (\"{p}\")"));
     }
-    let _ = addresses;
     if first_question.is_some() {
         return Judgement::handled("acknowledged it and asked about it");
     }
@@ -223,7 +224,7 @@ fn substance(sentences: &[Sentence], lex: &Lexicon) -> usize {
 /// Whether the reply talks about the concern: a topic stem of its type, or a
 /// distinctive word of the prospect's own ("spreadsheets", "contract").
 fn on_topic(reply: &Reply<'_>, sentences: &[Sentence], lex: &Lexicon) -> bool {
-    let topics = &lex.topics[reply.kind.index()];
+    let topics = lex.topics.of(reply.kind);
     let objection_stems: Vec<String> = text::content_stems(reply.objection)
         .into_iter()
         .filter(|s| s.len() >= 4 && !GENERIC_STEMS.contains(&s.as_str()))
@@ -258,7 +259,7 @@ mod tests {
     #[test]
     fn the_lexicon_parses() {
         assert!(!lexicon().acknowledgements.is_empty());
-        assert!(lexicon().topics.iter().all(|t| !t.is_empty()));
+        assert!(ObjectionType::ALL.iter().all(|&k| !lexicon().topics.of(k).is_empty()));
     }
 
     #[test]

@@ -165,18 +165,13 @@ pub fn finish_call(
     let ready = Event::BriefReady { path: output.folder.display().to_string() };
     let line = events::to_json_line(&ready);
     let (_, events_path) = call_paths(config, &outcome.call_id, out);
-    append_line(&events_path, &line).map_err(|e| DaemonError::Other(format!("{}: {e}", events_path.display())))?;
+    crate::private_file::append_line(&events_path, &line).map_err(|e| DaemonError::Other(format!("{}: {e}", events_path.display())))?;
     if let Some(hub) = hub {
         hub.publish(&ready, &line);
     }
     Ok(output)
 }
 
-fn append_line(path: &Path, line: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut file = std::fs::OpenOptions::new().append(true).create(true).open(path)?;
-    file.write_all(format!("{line}\n").as_bytes())
-}
 
 /// What `replay` needs beyond the config.
 pub struct ReplayRequest {

@@ -99,11 +99,12 @@ impl SqliteHistory {
     /// Opens (creating if needed) the database file; its folder is created 0700.
     pub fn open(path: &Path) -> Result<SqliteHistory, HistoryError> {
         if let Some(parent) = path.parent() {
-            crate::journal::create_private_dir(parent).map_err(|source| HistoryError::Io {
+            crate::private_file::create_private_dir(parent).map_err(|source| HistoryError::Io {
                 path: parent.to_path_buf(),
                 source,
             })?;
         }
+        crate::private_file::refuse_link(path).map_err(|source| HistoryError::Io { path: path.to_path_buf(), source })?;
         let conn = Connection::open(path).map_err(|source| HistoryError::Sqlite {
             path: path.to_path_buf(),
             source,

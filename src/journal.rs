@@ -3,14 +3,19 @@
 //! Every utterance, final transcript segment, device-health event and the
 //! call's start and end are appended as they happen. Each line is handed to
 //! the kernel with a single `write` as soon as it is produced, so a crash or
-//! `kill -9` of callcoach loses nothing already written; `fdatasync` runs at
-//! most once a second so that even a power cut loses about a second. Files
-//! are created 0600 in 0700 directories: a transcript is private.
+//! `kill -9` of callcoach loses nothing already written; `fdatasync` follows
+//! any write within about a second (`Journal::sync_if_due`, called from the
+//! pipeline's loop even when nothing new is written), so that even a power
+//! cut loses about a second. Partial transcripts of the utterance still being
+//! spoken are journaled as they are produced: a crash mid-utterance keeps the
+//! words the overlay had shown, and `read` turns them into that utterance.
+//! Files are created 0600 in 0700 directories through `private_file`: a
+//! transcript is private.
 //!
 //! Thread: written from the pipeline thread; read by the post-call stage and
 //! by `callcoach brief --from-journal` for crash recovery.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -56,14 +61,21 @@ pub enum Entry {
     CallEnded { t_s: f64, reason: String },
     /// The live judge's verdict on an objection or the next step, as it was reached.
     Verdict { verdict: crate::coach::CoachVerdict },
+    /// A partial transcript of an utterance still being spoken (live only);
+    /// the utterance's final segments supersede it.
+    Partial(Segment),
 }
+
+/// How long a written line may wait for `fdatasync`.
+pub const SYNC_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Appends entries to one or more journal files (the data directory's and,
 /// for replays, the `--out` directory's).
 pub struct Journal {
     files: Vec<(PathBuf, File)>,
     line: Vec<u8>,
-    last_sync: Instant,
+    /// When the oldest line not yet synced was written.
+    unsynced_since: Option<Instant>,
 }
 
 impl Journal {
@@ -71,13 +83,10 @@ impl Journal {
     pub fn create(paths: &[PathBuf]) -> Result<Journal, JournalError> {
         let mut files = Vec::with_capacity(paths.len());
         for path in paths {
-            if let Some(parent) = path.parent() {
-                create_private_dir(parent).map_err(|source| JournalError::Io { path: parent.to_path_buf(), source })?;
-            }
-            let file = open_private_append(path).map_err(|source| JournalError::Io { path: path.clone(), source })?;
+            let file = crate::private_file::open_append(path).map_err(|source| JournalError::Io { path: path.clone(), source })?;
             files.push((path.clone(), file));
         }
-        Ok(Journal { files, line: Vec::with_capacity(512), last_sync: Instant::now() })
+        Ok(Journal { files, line: Vec::with_capacity(512), unsynced_since: None })
     }
 
     pub fn paths(&self) -> Vec<PathBuf> {
@@ -92,10 +101,23 @@ impl Journal {
         for (path, file) in &mut self.files {
             file.write_all(&self.line).map_err(|source| JournalError::Io { path: path.clone(), source })?;
         }
-        if self.last_sync.elapsed() >= Duration::from_secs(1) {
-            self.sync()?;
+        self.unsynced_since.get_or_insert_with(Instant::now);
+        self.sync_if_due()
+    }
+
+    /// Syncs when a line has waited [`SYNC_INTERVAL`]; cheap otherwise. The
+    /// pipeline calls it on every turn of its loop, so a line written just
+    /// before a long silence is on disk a second later, not at the next line.
+    pub fn sync_if_due(&mut self) -> Result<(), JournalError> {
+        match self.unsynced_since {
+            Some(since) if since.elapsed() >= SYNC_INTERVAL => self.sync(),
+            _ => Ok(()),
         }
-        Ok(())
+    }
+
+    /// Whether a written line still waits for `fdatasync`.
+    pub fn has_unsynced(&self) -> bool {
+        self.unsynced_since.is_some()
     }
 
     /// Forces everything to disk.
@@ -103,7 +125,7 @@ impl Journal {
         for (path, file) in &mut self.files {
             file.sync_data().map_err(|source| JournalError::Io { path: path.clone(), source })?;
         }
-        self.last_sync = Instant::now();
+        self.unsynced_since = None;
         Ok(())
     }
 }
@@ -132,6 +154,10 @@ pub struct JournalRecord {
     pub verdicts: Vec<crate::coach::CoachVerdict>,
     /// The judge version that wrote `verdicts`, if the journal carries them.
     pub judge: Option<u32>,
+    /// Utterances recovered from partial transcripts: speech that was still
+    /// going on (or still being transcribed) when callcoach stopped. Their
+    /// words are in `segments`, their time in `utterances`.
+    pub recovered_from_partials: usize,
 }
 
 impl JournalRecord {
@@ -140,6 +166,44 @@ impl JournalRecord {
         self.ended_at_s.unwrap_or_else(|| {
             self.utterances.iter().map(|u| u.end_s).chain(self.segments.iter().map(|s| s.end_s)).fold(0.0, f64::max)
         })
+    }
+
+    /// Keeps the words of every utterance that has no final transcript: the
+    /// latest partial of each (partials of one utterance share its start), as
+    /// a segment, and its time as an utterance when the utterance itself was
+    /// never journaled (it was still open).
+    fn recover_partials(&mut self, partials: Vec<Segment>) {
+        const SAME_START_S: f64 = 0.01;
+        let mut latest: Vec<Segment> = Vec::new();
+        for partial in partials {
+            match latest.iter_mut().find(|p| p.speaker == partial.speaker && (p.start_s - partial.start_s).abs() < SAME_START_S) {
+                Some(existing) if partial.end_s >= existing.end_s => *existing = partial,
+                Some(_) => {}
+                None => latest.push(partial),
+            }
+        }
+        for partial in latest {
+            let transcribed = self
+                .segments
+                .iter()
+                .any(|s| s.speaker == partial.speaker && s.start_s < partial.end_s && s.end_s > partial.start_s);
+            if transcribed || partial.text.trim().is_empty() {
+                continue;
+            }
+            let journaled = self
+                .utterances
+                .iter()
+                .any(|u| u.speaker == partial.speaker && (u.start_s - partial.start_s).abs() < SAME_START_S);
+            if !journaled {
+                self.utterances.push(Utterance { speaker: partial.speaker, start_s: partial.start_s, end_s: partial.end_s });
+            }
+            self.segments.push(partial);
+            self.recovered_from_partials += 1;
+        }
+        if self.recovered_from_partials > 0 {
+            self.segments.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
+            self.utterances.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
+        }
     }
 
     /// Seconds of speech per speaker, from the VAD utterances.
@@ -157,6 +221,7 @@ pub fn read(path: &Path) -> Result<JournalRecord, JournalError> {
         .collect::<Result<_, _>>()
         .map_err(|source| JournalError::Io { path: path.to_path_buf(), source })?;
     let mut record = JournalRecord::default();
+    let mut partials = Vec::new();
     let last = lines.len().saturating_sub(1);
     for (index, line) in lines.iter().enumerate() {
         if line.trim().is_empty() {
@@ -185,57 +250,14 @@ pub fn read(path: &Path) -> Result<JournalRecord, JournalError> {
             Entry::Health { t_s, event } => record.health.push((t_s, event)),
             Entry::CallEnded { t_s, .. } => record.ended_at_s = Some(t_s),
             Entry::Verdict { verdict } => record.verdicts.push(verdict),
+            Entry::Partial(segment) => partials.push(segment),
         }
     }
+    record.recover_partials(partials);
     if record.call_id.is_empty() {
         return Err(JournalError::Corrupt { path: path.to_path_buf(), line: 1, problem: "not a callcoach journal (no call_started line)".into() });
     }
     Ok(record)
-}
-
-/// Creates `dir` and its missing parents; the leaf gets mode 0700.
-pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    if dir.as_os_str().is_empty() || dir.is_dir() {
-        return Ok(());
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
-    }
-    #[cfg(not(unix))]
-    std::fs::create_dir_all(dir)
-}
-
-fn open_private_append(path: &Path) -> std::io::Result<File> {
-    let mut options = OpenOptions::new();
-    options.create(true).append(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options.open(path)
-}
-
-/// Writes `bytes` to `path` atomically (temp file + rename), mode 0600.
-pub fn write_private_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    create_private_dir(dir)?;
-    let file_name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let temp = dir.join(format!(".{file_name}.{}.tmp", std::process::id()));
-    let mut options = OpenOptions::new();
-    options.create(true).write(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(&temp)?;
-    file.write_all(bytes)?;
-    file.sync_data()?;
-    drop(file);
-    std::fs::rename(&temp, path)
 }
 
 #[cfg(test)]
@@ -284,12 +306,57 @@ mod tests {
         assert!(err.contains("line 2"), "{err}");
     }
 
+    fn segment(speaker: Speaker, start_s: f64, end_s: f64, text: &str) -> Segment {
+        Segment { speaker, start_s, end_s, text: text.into() }
+    }
+
+    /// A crash mid-utterance: the latest partial of the open utterance becomes
+    /// its words and its time; partials of utterances that got their final
+    /// transcript are dropped; a journaled utterance whose final transcript
+    /// never came keeps its partial's words.
+    #[test]
+    fn partials_of_unfinished_utterances_are_recovered() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.jsonl");
+        let mut journal = Journal::create(std::slice::from_ref(&path)).unwrap();
+        journal.append(&started()).unwrap();
+        let rep = Speaker::Rep;
+        journal.append(&Entry::Partial(segment(rep, 1.0, 2.5, "so the first"))).unwrap();
+        journal.append(&Entry::Utterance(Utterance { speaker: rep, start_s: 1.0, end_s: 3.0 })).unwrap();
+        journal.append(&Entry::Segment(segment(rep, 1.0, 3.0, "so the first thing"))).unwrap();
+        journal.append(&Entry::Partial(segment(Speaker::Prospect, 4.0, 5.5, "we were"))).unwrap();
+        journal.append(&Entry::Utterance(Utterance { speaker: Speaker::Prospect, start_s: 4.0, end_s: 6.0 })).unwrap();
+        journal.append(&Entry::Partial(segment(rep, 7.0, 8.5, "what I'd like"))).unwrap();
+        journal.append(&Entry::Partial(segment(rep, 7.0, 10.0, "what I'd like to cover today is"))).unwrap();
+        drop(journal);
+        let record = read(&path).unwrap();
+        assert_eq!(record.recovered_from_partials, 2);
+        let texts: Vec<&str> = record.segments.iter().map(|s| s.text.as_str()).collect();
+        assert_eq!(texts, ["so the first thing", "we were", "what I'd like to cover today is"]);
+        assert_eq!(record.utterances.len(), 3, "the open utterance gets its time");
+        assert_eq!(record.utterances[2].end_s, 10.0);
+        assert!((record.talk_seconds(rep) - 5.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_written_line_is_synced_within_the_interval_without_another_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut journal = Journal::create(&[dir.path().join("j.jsonl")]).unwrap();
+        journal.append(&started()).unwrap();
+        assert!(journal.has_unsynced(), "the first line waits for the interval");
+        journal.sync_if_due().unwrap();
+        assert!(journal.has_unsynced(), "not due yet");
+        std::thread::sleep(SYNC_INTERVAL + Duration::from_millis(20));
+        journal.sync_if_due().unwrap();
+        assert!(!journal.has_unsynced(), "due: synced with no new line");
+    }
+
     #[test]
     fn atomic_write_replaces_whole_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("brief.json");
-        write_private_atomic(&path, b"one").unwrap();
-        write_private_atomic(&path, b"two").unwrap();
+        crate::private_file::write_atomic(&path, b"one").unwrap();
+        crate::private_file::write_atomic(&path, b"two").unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"two");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temp file left behind");
     }

@@ -19,6 +19,7 @@
 //! recording                                      offline transcription of a recorded call
 //! synth, wer                                     synthetic calls and word error rate (tests, benches, demo)
 //! config, prep                                   raw TOML -> validated Config; the call's prep
+//! private_file                                   every file that holds a call: 0600, no-follow, atomic
 //! ```
 //!
 //! `call` holds the types every stage shares (`Speaker`, `Utterance`, `Segment`).
@@ -36,6 +37,7 @@ pub mod language;
 pub mod model;
 pub mod pipeline;
 pub mod prep;
+pub mod private_file;
 pub mod recording;
 pub mod segment;
 pub mod server;

@@ -382,13 +382,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 ),
                 CallCommand::End => ("/api/call/end", serde_json::json!({})),
             };
-            let url = format!("http://127.0.0.1:{}{path}", config.server.port);
-            ureq::post(&url)
-                .set("Authorization", &format!("Bearer {}", token.as_str()))
-                .timeout(std::time::Duration::from_secs(5))
-                .set("Content-Type", "application/json")
-                .send_string(&body.to_string())
-                .with_context(|| format!("asking the daemon at {url} (is `callcoach run` running?)"))?;
+            callcoach::server::client::post(config.server.port, path, &token, &body.to_string())?;
             println!("ok");
         }
         Command::Brief { from_journal, out, prep } => {

@@ -187,10 +187,7 @@ pub fn run_call<E: SpeechToText + 'static>(
     let journal = Journal::create(&options.journal_paths)?;
     let events_file = match &options.events_path {
         Some(path) => {
-            if let Some(dir) = path.parent() {
-                journal::create_private_dir(dir).map_err(|source| PipelineError::Events { path: path.clone(), source })?;
-            }
-            let file = private_append(path).map_err(|source| PipelineError::Events { path: path.clone(), source })?;
+            let file = crate::private_file::open_append(path).map_err(|source| PipelineError::Events { path: path.clone(), source })?;
             Some((path.clone(), file))
         }
         None => None,
@@ -232,6 +229,7 @@ pub fn run_call<E: SpeechToText + 'static>(
             default(Duration::from_millis(100)) => {}
         }
         state.flush_pending(&transcriber, false)?;
+        state.journal.sync_if_due()?;
     };
     state.finish(transcriber, reason)
 }
@@ -396,6 +394,9 @@ impl CallState {
         if transcript.is_final {
             self.journal.append(&Entry::Segment(segment.clone()))?;
             self.outcome.segments.push(segment.clone());
+        } else {
+            // What the overlay shows is journaled too: a crash mid-utterance keeps it.
+            self.journal.append(&Entry::Partial(segment.clone()))?;
         }
         self.publisher.publish(&Event::Segment {
             speaker: segment.speaker,
@@ -504,17 +505,6 @@ impl CallState {
             coach: Some(coach),
         }
     }
-}
-
-fn private_append(path: &std::path::Path) -> std::io::Result<File> {
-    let mut options = std::fs::OpenOptions::new();
-    options.create(true).append(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    options.open(path)
 }
 
 #[cfg(test)]

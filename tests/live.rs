@@ -554,6 +554,31 @@ fn journaled(record: &JournalRecord, line: &TruthLine) -> bool {
     record.utterances.iter().any(|u| u.speaker == line.speaker && u.start_s < line.end_s && u.end_s > line.start_s)
 }
 
+/// Starts `replay --speed 1 --out OUT WAV` (log in the home's replay.log)
+/// and returns it with the moment its journal said `call_started`. Call time
+/// 0 is when the replay starts reading audio, just before that line: timing
+/// a kill from it can only under-count how far the call got, never over-count.
+fn start_paced_replay(home: &Home, wav: &Path, out: &Path) -> (Child, Instant) {
+    let journal_path = out.join("journal.jsonl");
+    let stderr = fs::File::create(home.path().join("replay.log")).expect("creating the replay log");
+    let child = home
+        .callcoach()
+        .args(["replay", "--speed", "1", "--out"])
+        .arg(out)
+        .arg("--model")
+        .arg(util::model_path())
+        .arg(wav)
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .expect("starting callcoach replay");
+    let call_started = wait_for(Duration::from_secs(30), Duration::from_millis(5), || {
+        fs::read_to_string(&journal_path).ok().filter(|t| t.contains("\"call_started\"")).map(|_| Instant::now())
+    })
+    .unwrap_or_else(|| panic!("no call_started in {} within 30 s", journal_path.display()));
+    (child, call_started)
+}
+
 /// Bar 3: `kill -9` during a replay at `--speed 1` loses no utterance that
 /// ended more than 1 s before the kill, and `callcoach brief --from-journal`
 /// rebuilds the brief from what was left (crash recovery).
@@ -566,25 +591,7 @@ fn kill_9_mid_replay_keeps_every_utterance_that_ended_a_second_before() {
     call.write_wav(&wav).expect("writing the call");
     let out = home.path().join("out");
     let journal_path = out.join("journal.jsonl");
-    let stderr = fs::File::create(home.path().join("replay.log")).expect("creating the replay log");
-    let mut child = home
-        .callcoach()
-        .args(["replay", "--speed", "1", "--out"])
-        .arg(&out)
-        .arg("--model")
-        .arg(util::model_path())
-        .arg(&wav)
-        .stdout(Stdio::null())
-        .stderr(stderr)
-        .spawn()
-        .expect("starting callcoach replay");
-    // Call time 0 is when the replay starts reading audio, just before the
-    // pipeline journals `call_started`: timing the kill from that line can
-    // only under-count how far the call got, never over-count.
-    let call_started = wait_for(Duration::from_secs(30), Duration::from_millis(5), || {
-        fs::read_to_string(&journal_path).ok().filter(|t| t.contains("\"call_started\"")).map(|_| Instant::now())
-    })
-    .unwrap_or_else(|| panic!("no call_started in {} within 30 s", journal_path.display()));
+    let (mut child, call_started) = start_paced_replay(&home, &wav, &out);
     std::thread::sleep(Duration::from_secs(25).saturating_sub(call_started.elapsed()));
     let killed_at = Instant::now();
     child.kill().expect("kill -9");
@@ -775,4 +782,66 @@ fn run_survives_the_sound_server_dying_and_coming_back() {
         eprintln!("outage: {speaker} after the restart: \"{heard}\" (WER {:.0}%)", wer * 100.0);
         assert!(wer <= 0.35, "{speaker}'s line after the restart: \"{heard}\", WER {:.0}%", wer * 100.0);
     }
+}
+
+/// Issue 10 item 3: `kill -9` in the middle of an utterance keeps the words
+/// the overlay had already shown. A rep's 16-second monologue is still going
+/// when the replay (`--speed 1`, so partials are transcribed) is killed 10 s
+/// into it; the journal holds its partial transcripts, and `brief
+/// --from-journal` puts them in the transcript.
+#[test]
+fn kill_9_mid_utterance_keeps_the_words_already_transcribed() {
+    let _turn = one_at_a_time();
+    let home = Home::new();
+    const MONOLOGUE: &str = "so what I would like to walk you through today is how the scheduling board pulls in every technician and every open job and then lines them up by distance and skill so that your dispatchers stop juggling spreadsheets and phone calls all morning long";
+    let lines = vec![
+        ScriptLine { speaker: Speaker::Prospect, text: "Sure, go ahead.".into(), gap_before_s: 0.3 },
+        ScriptLine { speaker: Speaker::Rep, text: MONOLOGUE.into(), gap_before_s: 0.8 },
+        ScriptLine { speaker: Speaker::Prospect, text: "Okay, that makes sense to me.".into(), gap_before_s: 1.0 },
+    ];
+    let call = synth::render(&lines, &Voices::default()).expect("espeak-ng renders the call");
+    let monologue = call.truth.iter().find(|l| l.speaker == Speaker::Rep).expect("the rep's line").clone();
+    assert!(monologue.end_s - monologue.start_s > 13.0, "the monologue is too short to be killed in: {monologue:?}");
+    let wav = home.path().join("call.wav");
+    call.write_wav(&wav).expect("writing the call");
+    let out = home.path().join("out");
+    let journal_path = out.join("journal.jsonl");
+    let (mut child, call_started) = start_paced_replay(&home, &wav, &out);
+    let kill_at_s = monologue.start_s + 10.0;
+    std::thread::sleep(Duration::from_secs_f64(kill_at_s).saturating_sub(call_started.elapsed()));
+    child.kill().expect("kill -9");
+    child.wait().expect("reaping the replay");
+    let kill_s = call_started.elapsed().as_secs_f64();
+    assert!(kill_s < monologue.end_s - 1.0, "killed at {kill_s:.1} s, after the monologue ended ({:.1} s)", monologue.end_s);
+
+    let text = fs::read_to_string(&journal_path).expect("the journal");
+    assert!(text.contains("\"type\":\"partial\""), "no partial transcript journaled before the kill:\n{text}");
+    let record = journal::read(&journal_path).expect("the journal of a killed replay reads back");
+    assert!(record.recovered_from_partials >= 1, "the open utterance was not recovered: {:?}", record.segments);
+    let recovered = record
+        .segments
+        .iter()
+        .find(|s| s.speaker == Speaker::Rep && s.start_s < monologue.start_s + 1.0 && s.end_s > monologue.start_s + 3.0)
+        .unwrap_or_else(|| panic!("no rep segment over the monologue: {:?}", record.segments));
+    let said: Vec<&str> = MONOLOGUE.split(' ').collect();
+    let kept: Vec<String> = recovered.text.split_whitespace().map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase()).collect();
+    let known = kept.iter().filter(|w| said.contains(&w.as_str())).count();
+    assert!(known >= 8, "too few of the monologue's words survived the kill: {:?}", recovered.text);
+    assert!(record.talk_seconds(Speaker::Rep) > 5.0, "the open utterance's time is not counted");
+    eprintln!(
+        "kill -9 {:.1} s into a {:.1} s monologue: {} words recovered from partials, up to {:.1} s: {:?}",
+        kill_s - monologue.start_s,
+        monologue.end_s - monologue.start_s,
+        kept.len(),
+        recovered.end_s - monologue.start_s,
+        recovered.text
+    );
+
+    let mut command = home.callcoach();
+    command.args(["brief", "--from-journal"]).arg(&journal_path);
+    let (status, stdout, stderr) = run_within(command, Duration::from_secs(180), home.path(), "brief");
+    assert!(status.success(), "brief --from-journal failed ({status}): {stderr}");
+    let transcript = fs::read_to_string(PathBuf::from(stdout.trim()).join("transcript.md")).expect("transcript.md");
+    let first_words: String = recovered.text.split_whitespace().take(4).collect::<Vec<_>>().join(" ");
+    assert!(transcript.contains(&first_words), "the recovered words are not in transcript.md: {first_words:?}\n{transcript}");
 }

@@ -10,6 +10,7 @@ mod brief_audio;
 mod judgement;
 mod transcription;
 mod server;
+mod security;
 mod overlay;
 
 mod capture;

@@ -13,7 +13,7 @@ use chrono::{DateTime, FixedOffset};
 use super::analysis::{clip, clock, Analysis};
 use super::{Brief, BriefError, Category, Names, PrepUpdate, RootCause};
 use crate::language::objections::ObjectionType;
-use crate::journal::write_private_atomic;
+use crate::private_file::write_atomic as write_private_atomic;
 
 /// What the section says, from the analysis.
 pub fn summarise(
@@ -197,9 +197,8 @@ pub fn section_markdown(brief: &Brief) -> String {
 /// everything already there. Returns the file's path.
 pub fn append(prep_dir: &Path, brief: &Brief) -> Result<PathBuf, BriefError> {
     let path = prep_file(prep_dir, &brief.names.account);
-    let existing = match std::fs::read_to_string(&path) {
-        Ok(s) => s,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+    let existing = match crate::private_file::read_to_string(&path) {
+        Ok(text) => text.unwrap_or_default(),
         Err(source) => return Err(BriefError::Io { path, source }),
     };
     if existing.contains(&marker(&brief.call_id)) {

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use super::analysis::clock;
 use super::{Brief, BriefError, CallRecord, EmailKind, Outcome};
 use crate::call::Speaker;
-use crate::journal::{create_private_dir, write_private_atomic};
+use crate::private_file::{create_private_dir, write_atomic as write_private_atomic};
 
 /// The call's folder name under the briefs directory: the call id, made file-safe.
 pub fn folder_name(brief: &Brief) -> String {

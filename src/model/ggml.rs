@@ -11,7 +11,6 @@ use std::fmt;
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::layout::{self, TensorKind};
 use super::{ModelError, Quant};
@@ -316,77 +315,28 @@ impl fmt::Display for GgmlInfo {
     }
 }
 
-/// A file written under a temporary name in the destination's directory and
-/// renamed over the destination only by `commit`; dropped uncommitted, the
-/// temporary file is removed.
-pub(crate) struct AtomicFile {
-    dest: PathBuf,
-    temp: PathBuf,
-    writer: Option<BufWriter<File>>,
-}
+/// The model's output file: [`crate::private_file::AtomicFile`] (temporary
+/// name created exclusively, no-follow, renamed by `commit`; removed when
+/// dropped uncommitted), with errors in the model's terms.
+pub(crate) struct AtomicFile(crate::private_file::AtomicFile);
 
 impl AtomicFile {
     pub fn create(dest: &Path) -> Result<Self, ModelError> {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let dir = match dest.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let file_name = dest.file_name().ok_or_else(|| {
-            ModelError::io(
-                dest,
-                std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a file path"),
-            )
-        })?;
-        std::fs::create_dir_all(&dir).map_err(|e| ModelError::io(&dir, e))?;
-        let temp = dir.join(format!(
-            "{}.{}-{}.tmp",
-            file_name.to_string_lossy(),
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        let file = File::create(&temp).map_err(|e| ModelError::io(&temp, e))?;
-        Ok(AtomicFile {
-            dest: dest.to_path_buf(),
-            temp,
-            writer: Some(BufWriter::with_capacity(1 << 20, file)),
-        })
+        crate::private_file::AtomicFile::create_shared(dest).map(AtomicFile).map_err(|e| ModelError::io(dest, e))
     }
 
     /// Where the data goes until `commit` (to check it before it takes the destination's name).
     pub fn temp_path(&self) -> &Path {
-        &self.temp
+        self.0.temp_path()
     }
 
     pub fn writer(&mut self) -> &mut BufWriter<File> {
-        self.writer
-            .as_mut()
-            .expect("writer is present until commit")
+        self.0.writer()
     }
 
-    pub fn commit(mut self) -> Result<(), ModelError> {
-        let writer = self.writer.take().expect("commit is called once");
-        let file = writer
-            .into_inner()
-            .map_err(|e| ModelError::io(&self.temp, e.into_error()))?;
-        file.sync_all().map_err(|e| ModelError::io(&self.temp, e))?;
-        drop(file);
-        std::fs::rename(&self.temp, &self.dest).map_err(|e| ModelError::io(&self.dest, e))?;
-        if let Some(dir) = self.dest.parent() {
-            // Make the rename itself durable; not all platforms allow opening a directory.
-            if let Ok(d) = File::open(dir) {
-                let _ = d.sync_all();
-            }
-        }
-        Ok(())
-    }
-}
-
-impl Drop for AtomicFile {
-    fn drop(&mut self) {
-        if self.writer.take().is_some() {
-            let _ = std::fs::remove_file(&self.temp);
-        }
+    pub fn commit(self) -> Result<(), ModelError> {
+        let temp = self.0.temp_path().to_path_buf();
+        self.0.commit().map_err(|e| ModelError::io(&temp, e))
     }
 }
 

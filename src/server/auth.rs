@@ -12,6 +12,7 @@
 
 use std::fmt;
 use std::io::{Read, Write};
+
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
@@ -88,18 +89,8 @@ pub fn load_or_create_token(path: &Path) -> Result<Token, TokenError> {
         Err(TokenError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {}
         Err(other) => return Err(other),
     }
-    if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
-        create_private_dir(dir).map_err(io)?;
-    }
     let token = Token::generate()?;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    match options.open(path) {
+    match crate::private_file::create_new(path) {
         Ok(mut file) => {
             file.write_all(format!("{}\n", token.as_str()).as_bytes()).map_err(io)?;
             file.sync_all().map_err(io)?;
@@ -113,7 +104,8 @@ pub fn load_or_create_token(path: &Path) -> Result<Token, TokenError> {
 
 fn read_token(path: &Path) -> Result<Token, TokenError> {
     let io = |source| TokenError::Io { path: path.to_path_buf(), source };
-    let file = std::fs::File::open(path).map_err(io)?;
+    // No-follow: a link planted at the token's name must not choose the token.
+    let file = crate::private_file::open_read(path).map_err(io)?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -126,17 +118,6 @@ fn read_token(path: &Path) -> Result<Token, TokenError> {
     let mut text = String::new();
     file.take(1024).read_to_string(&mut text).map_err(|_| TokenError::Malformed { path: path.to_path_buf() })?;
     Token::parse(&text).map_err(|_| TokenError::Malformed { path: path.to_path_buf() })
-}
-
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
-    }
-    builder.create(dir)
 }
 
 /// The `Host` and `Origin` values a request may carry.

@@ -16,6 +16,7 @@ use hyper::header::{self, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 
+use super::admission::Ticket;
 use super::control::{CallPrep, ControlCommand};
 use super::{auth::Token, Shared, WS_PATH};
 
@@ -37,11 +38,21 @@ pub(crate) fn overlay_page(token: &Token) -> Bytes {
 }
 
 /// Serves one TCP connection until it closes, upgrades, or shutdown.
-pub(crate) async fn serve_connection(stream: tokio::net::TcpStream, shared: Arc<Shared>) {
+/// `ticket` is the connection's slot: while a request is in flight the
+/// connection cannot be closed to make room, and when the server asks for
+/// its slot back an idle connection closes at once.
+pub(crate) async fn serve_connection(stream: tokio::net::TcpStream, shared: Arc<Shared>, ticket: Ticket) {
     let shutdown = shared.shutdown.clone();
+    let ticket = Arc::new(ticket);
+    let service_ticket = ticket.clone();
     let service = hyper::service::service_fn(move |request| {
         let shared = shared.clone();
-        async move { Ok::<_, Infallible>(handle(request, shared).await) }
+        let in_flight = service_ticket.request();
+        async move {
+            let response = handle(request, shared).await;
+            drop(in_flight);
+            Ok::<_, Infallible>(response)
+        }
     });
     let connection = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
@@ -60,6 +71,8 @@ pub(crate) async fn serve_connection(stream: tokio::net::TcpStream, shared: Arc<
             connection.as_mut().graceful_shutdown();
             let _ = tokio::time::timeout(Duration::from_secs(1), connection).await;
         }
+        // Idle and its slot is wanted by a new connection: close now.
+        _ = ticket.close_requested().cancelled() => {}
     }
 }
 
@@ -79,7 +92,13 @@ async fn handle(request: Request<Incoming>, shared: Arc<Shared>) -> Response<Bod
         (Method::GET | Method::HEAD, "/overlay.css") => asset(OVERLAY_CSS, "text/css; charset=utf-8"),
         (Method::GET, "/healthz") => json(
             StatusCode::OK,
-            serde_json::json!({"ok": true, "protocol": crate::events::PROTOCOL_VERSION, "clients": shared.hub.stats().clients}),
+            serde_json::json!({
+                "ok": true,
+                "protocol": crate::events::PROTOCOL_VERSION,
+                "clients": shared.hub.stats().clients,
+                "connections": shared.admission.open(),
+                "idle_connections_closed": shared.admission.evicted(),
+            }),
         ),
         (Method::GET, WS_PATH) => super::ws::upgrade(request, shared),
         (Method::POST, "/api/call/start") => control_api(request, &shared, true).await,

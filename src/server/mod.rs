@@ -17,6 +17,16 @@
 //! Every message is one JSON object with the protocol version `v` and a
 //! `type`. An incompatible change bumps `v` (`events::PROTOCOL_VERSION`).
 //!
+//! ## Who may connect
+//!
+//! Before reading a byte, the server asks the kernel who owns the client's
+//! socket (`peer.rs`): a connection from another local user is closed unread
+//! (root is allowed: it can read the token file anyway). When all
+//! `max_connections` slots are taken, a new connection closes the one idle
+//! longest rather than being refused (`admission.rs`), so sockets that never
+//! send a request cannot lock the rep's overlay out. SECURITY.md has the
+//! threat model.
+//!
 //! ## Connecting
 //!
 //! `GET ws://127.0.0.1:PORT/ws?token=TOKEN`. The token may instead be sent
@@ -73,10 +83,11 @@
 //! ## HTTP
 //!
 //! - `GET /` — the overlay page, with the token in
-//!   `<meta name="callcoach-token">`; `Cache-Control: no-store`,
+//!   `<meta name="callcoach-token">` (only this user's sockets get this far,
+//!   see "Who may connect"); `Cache-Control: no-store`,
 //!   `X-Frame-Options: DENY` and a CSP with `frame-ancestors 'none'`; never
 //!   any CORS header. `GET /overlay.js`, `GET /overlay.css`.
-//! - `GET /healthz` — `{"ok":true,"protocol":1,"clients":N}`, no token.
+//! - `GET /healthz` — `{"ok":true,"protocol":1,"clients":N,"connections":N,"idle_connections_closed":N}`, no token.
 //! - `POST /api/call/start` (body: the prep fields above as JSON, or empty)
 //!   and `POST /api/call/end`, with `Authorization: Bearer TOKEN`: `202
 //!   {"ok":true,"action":…}`; `401` without a token, `403` with a wrong one
@@ -85,10 +96,13 @@
 //!
 //! The same `Host`/`Origin` checks apply to every request.
 
+mod admission;
 mod auth;
+pub mod client;
 mod control;
 mod http;
 mod hub;
+pub mod peer;
 mod ws;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -199,6 +213,8 @@ pub(crate) struct Shared {
     pub(crate) shutdown: CancellationToken,
     pub(crate) tasks: TaskTracker,
     pub(crate) ws_clients: Arc<Semaphore>,
+    /// TCP connections' slots (`admission.rs`).
+    pub(crate) admission: Arc<admission::Admission>,
     /// index.html with the token filled in.
     pub(crate) page: bytes::Bytes,
 }
@@ -240,6 +256,7 @@ impl Server {
             access: auth::AccessPolicy::new(ip, local_addr.port(), &config.allowed_origins),
             token: config.token,
             ws_clients: Arc::new(Semaphore::new(config.limits.max_clients)),
+            admission: admission::Admission::new(config.limits.max_connections),
             limits: config.limits,
             control,
             shutdown,
@@ -275,7 +292,9 @@ impl BoundServer {
     pub async fn run(self) -> Result<(), ServerError> {
         let BoundServer { listener, shared, .. } = self;
         let listener = tokio::net::TcpListener::from_std(listener)?;
-        let connections = Arc::new(Semaphore::new(shared.limits.max_connections));
+        let local_addr = listener.local_addr()?;
+        // Owner checks waiting at once; past this a connection is closed unread.
+        let checks = Arc::new(Semaphore::new(shared.limits.max_connections));
         loop {
             let (stream, peer) = tokio::select! {
                 _ = shared.shutdown.cancelled() => break,
@@ -289,17 +308,26 @@ impl BoundServer {
                     }
                 },
             };
-            let Ok(permit) = connections.clone().try_acquire_owned() else {
-                tracing::debug!(%peer, "too many connections; closing");
+            let Ok(check) = checks.clone().try_acquire_owned() else {
+                tracing::debug!(%peer, "too many connections waiting for the owner check; closing");
                 continue;
             };
-            if let Err(error) = tune_socket(&stream, &shared.limits) {
-                tracing::debug!(%peer, %error, "could not tune socket");
-            }
             let connection_shared = shared.clone();
             shared.tasks.spawn(async move {
-                http::serve_connection(stream, connection_shared).await;
-                drop(permit);
+                // Before a byte is read: is the other end this user's?
+                let allowed = peer_is_this_user(peer, local_addr).await;
+                drop(check);
+                if !allowed {
+                    return;
+                }
+                let Some(ticket) = connection_shared.admission.admit() else {
+                    tracing::debug!(%peer, "every connection is busy; closing");
+                    return;
+                };
+                if let Err(error) = tune_socket(&stream, &connection_shared.limits) {
+                    tracing::debug!(%peer, %error, "could not tune socket");
+                }
+                http::serve_connection(stream, connection_shared, ticket).await;
             });
         }
         drop(listener);
@@ -309,6 +337,32 @@ impl BoundServer {
         }
         tracing::info!("coach server stopped");
         Ok(())
+    }
+}
+
+/// Whether the client's socket belongs to this user (or root): loopback is
+/// shared by every user of the machine (SECURITY.md). Fails closed: a socket
+/// the kernel does not list (a remote client, one already gone) is refused.
+async fn peer_is_this_user(peer: SocketAddr, local: SocketAddr) -> bool {
+    if !cfg!(target_os = "linux") {
+        // Elsewhere the owner is not looked up; SECURITY.md says so.
+        return true;
+    }
+    match tokio::task::spawn_blocking(move || peer::socket_owner(peer, local)).await {
+        Ok(Ok(Some(uid))) if peer::uid_may_connect(uid) => true,
+        Ok(Ok(Some(uid))) => {
+            tracing::warn!(%peer, uid, "refused a connection from another local user");
+            false
+        }
+        Ok(Ok(None)) => {
+            tracing::debug!(%peer, "refused a connection whose socket the kernel does not list");
+            false
+        }
+        Ok(Err(error)) => {
+            tracing::warn!(%peer, %error, "could not look up the owner of a connection; refused");
+            false
+        }
+        Err(_) => false,
     }
 }
 

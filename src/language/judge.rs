@@ -79,6 +79,8 @@ struct Lexicon {
     rep_deferrals: Vec<String>,
     empty_questions: Vec<String>,
     dismissals: Vec<String>,
+    contrasts: Vec<String>,
+    concrete_paths: Vec<String>,
     topics: Topics,
 }
 
@@ -119,6 +121,8 @@ fn lexicon() -> &'static Lexicon {
             &mut lex.rep_deferrals,
             &mut lex.empty_questions,
             &mut lex.dismissals,
+            &mut lex.contrasts,
+            &mut lex.concrete_paths,
         ] {
             *list = list.iter().map(|p| text::normalize(p)).filter(|p| !p.is_empty()).collect();
         }
@@ -182,14 +186,26 @@ pub fn judge(reply: Reply<'_>) -> Judgement {
             // Clause starts and the sentence's opening ("Let me, uh, show you…" spans a comma).
             s.clause_ranges().map(|r| r.start).find_map(|start| {
                 let opening = &s.words[start..(start + 6).min(s.words.len())];
-                first_of(opening, &lex.pivots).filter(|p| text::find_seq(opening, p).is_some_and(|i| i <= 2))
+                first_of(opening, &lex.pivots).filter(|p| {
+                    text::find_seq(opening, p).is_some_and(|i| {
+                        // "let's look at it the way he would" turns to the concern, not away.
+                        let next = s.words.get(start + i + p.split(' ').count()).map(String::as_str);
+                        i <= 2 && !matches!(next, Some("it" | "that" | "this" | "those" | "the way"))
+                    })
+                })
             })
         });
     if let Some(p) = pivot {
         return Judgement::fumbled(FumbleReason::Conceded, format!("conceded and moved on (\"{p}\")"));
     }
+    if let Some(opening) = brush_off(&reply, &sentences, first_question, lex) {
+        return Judgement::fumbled(FumbleReason::Dismissed, format!("brushed it off with a \"yes, but\" (\"{}\")", clip(&opening, 60)));
+    }
     if first_question.is_some() {
         return Judgement::handled("acknowledged it and asked about it");
+    }
+    if let Some(p) = first_of(&words, &lex.concrete_paths) {
+        return Judgement::handled(format!("acknowledged it and offered a concrete path (\"{p}\")"));
     }
     let content = substance(&sentences, lex);
     if addresses && content >= 8 {
@@ -200,6 +216,38 @@ pub fn judge(reply: Reply<'_>) -> Judgement {
         return Judgement::fumbled(FumbleReason::Conceded, format!("conceded without an answer (\"{}\")", clip(&first, 60)));
     }
     Judgement::fumbled(FumbleReason::Ignored, format!("replied without addressing it (\"{}\")", clip(&first, 60)))
+}
+
+/// "I hear you, but a lot of businesses grow into it": the reply opens by
+/// acknowledging the concern and at once sets the product against it, and
+/// nothing in it engages the concern itself — no number, no concrete path
+/// (a pilot, the math, the person who decides), no question on its topic.
+/// The rep talks over the concern while sounding agreeable. Returns the
+/// opening sentence.
+fn brush_off(reply: &Reply<'_>, sentences: &[Sentence], first_question: Option<usize>, lex: &Lexicon) -> Option<String> {
+    let opening = sentences.first()?;
+    let acknowledged = first_of(&opening.words, &lex.acknowledgements).is_some_and(|p| text::find_seq(&opening.words, p).is_some_and(|i| i <= 3));
+    if !acknowledged {
+        return None;
+    }
+    // The contrast follows the acknowledgement in the opening sentence, or opens the next one.
+    let contrast_in_opening = opening.words.iter().skip(1).any(|w| lex.contrasts.iter().any(|c| c == w));
+    let contrast_next = sentences.get(1).and_then(|s| s.words.first()).is_some_and(|w| lex.contrasts.iter().any(|c| c == w));
+    if !(contrast_in_opening || contrast_next) {
+        return None;
+    }
+    let words: Vec<&String> = sentences.iter().flat_map(|s| s.words.iter()).collect();
+    let quantified = words.iter().any(|w| w.chars().next().is_some_and(|c| c.is_ascii_digit()));
+    let all: Vec<String> = words.iter().map(|w| w.to_string()).collect();
+    let concrete = first_of(&all, &lex.concrete_paths).is_some();
+    let question_on_topic = first_question.is_some_and(|i| {
+        let asked = std::slice::from_ref(&sentences[i]);
+        on_topic(reply, asked, lex)
+    });
+    if quantified || concrete || question_on_topic {
+        return None;
+    }
+    Some(opening.original.clone())
 }
 
 /// A question with some content that is not a tag ("does that make sense?").
@@ -293,6 +341,22 @@ mod tests {
             "We're locked in with Fieldly until spring.",
             "That makes sense. A lot of our customers moved over when their Fieldly contract came up, and we handle the migration of the whole schedule for you at no cost.",
         );
+        assert!(j.handled, "{j:?}");
+    }
+
+    #[test]
+    fn yes_but_without_engaging_brushes_it_off() {
+        let j = verdict(ObjectionType::Need, "I don't know if we need all of that.", "I hear you, but honestly a lot of growing teams say that and then grow into it.");
+        assert_eq!(j.fumble, Some(FumbleReason::Dismissed), "{j:?}");
+        let j = verdict(ObjectionType::Need, "I don't know if we need all of that.", "I hear you, but let's run the numbers on your last quarter before you decide.");
+        assert!(j.handled, "a concrete path after the but is an answer: {j:?}");
+        let j = verdict(ObjectionType::Price, "That's steep.", "Sure, but I could get that down to thirty if you sign now.");
+        assert_eq!(j.fumble, Some(FumbleReason::Discounted), "{j:?}");
+    }
+
+    #[test]
+    fn looking_at_the_concern_is_no_pivot() {
+        let j = verdict(ObjectionType::Price, "My partner will choke at the fee.", "That's fair. Let's look at it the way she would: at two thousand returns it is six dollars a return. How many hours did scanning take last season?");
         assert!(j.handled, "{j:?}");
     }
 

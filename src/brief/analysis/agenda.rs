@@ -6,7 +6,12 @@ use crate::brief::{BriefConfig, CallRecord, Category, FlagMetric, Severity};
 use crate::call::Speaker;
 use crate::language::text::{self, Sentence};
 
-use super::{clip, clock, has, has_any, Analysis, Finding};
+use super::{clip, clock, has, has_any, Analysis, Finding, PhraseList, LEXICON};
+
+lexicon_table!(
+    openers: PhraseList, structure: PhraseList, question_deferrals: PhraseList,
+    overrun: PhraseList, not_overrun: PhraseList
+);
 
 /// The agenda findings (see the module documentation).
 pub(super) fn findings(
@@ -15,35 +20,7 @@ pub(super) fn findings(
     sentences: &[Vec<Sentence>],
     config: &BriefConfig,
 ) {
-    const OPENERS: &[&str] = &[
-        "agenda",
-        "my plan",
-        "plan for today",
-        "plan for the",
-        "here is what",
-        "here is my plan",
-        "what i would like to",
-        "i would like to",
-        "i want to",
-        "today i would like",
-        "we will cover",
-        "let us cover",
-        "i would suggest",
-        "goal for today",
-        "goal today",
-        "purpose of",
-        "the plan is",
-        "i would love to",
-    ];
-    const STRUCTURE: &[&str] = &[
-        "then",
-        "first",
-        "next step",
-        "next steps",
-        "finally",
-        "at the end",
-        "and",
-    ];
+    let lex = &LEXICON.agenda;
     let mut stated = false;
     let mut early_rep_stems: Vec<String> = Vec::new();
     for (t, ss) in a.turns.iter().zip(sentences) {
@@ -58,8 +35,8 @@ pub(super) fn findings(
                     .map(|w| text::stem(w)),
             );
             let structured = s.clause_starts.len() >= 2
-                || STRUCTURE.iter().filter(|p| has(&s.words, p)).count() >= 2;
-            if has_any(&s.words, OPENERS).is_some() && structured {
+                || lex.structure.iter().filter(|p| has(&s.words, p)).count() >= 2;
+            if has_any(&s.words, &lex.openers).is_some() && structured {
                 stated = true;
             }
         }
@@ -112,7 +89,7 @@ pub(super) fn findings(
             if let Some(next) = a.turns.get(i + 1).filter(|n| n.speaker == Speaker::Rep) {
                 let rw = text::words(&next.text);
                 let head = &rw[..rw.len().min(16)];
-                if let Some(p) = has_any(head, QUESTION_DEFERRALS) {
+                if let Some(p) = has_any(head, &lex.question_deferrals) {
                     a.deferred_questions.push(q.original.clone());
                     a.findings.push(Finding {
                         t_s: next.start_s,
@@ -166,45 +143,10 @@ pub(super) fn findings(
     }
 }
 
-/// The rep puts a prospect's question aside.
-const QUESTION_DEFERRALS: &[&str] = &[
-    "get to that later",
-    "we will get to that",
-    "come back to that",
-    "hold that thought",
-    "let me finish",
-    "later in the call",
-    "park that",
-    "before we get to that",
-    "we can cover that later",
-    "let us come back",
-];
-
-/// Time ran out.
-const OVERRUN: &[&str] = &[
-    "out of time",
-    "another meeting",
-    "have to jump",
-    "need to jump",
-    "i have to run",
-    "i need to run",
-    "i have to go",
-    "i need to go",
-    "got to run",
-    "over time",
-    "running over",
-    "we are over time",
-    "hard stop",
-    "i have to drop",
-];
-
 /// "I have to run it by…" is not running out of time.
 pub(super) fn is_overrun(words: &[String]) -> bool {
-    has_any(words, OVERRUN).is_some()
-        && has_any(
-            words,
-            &["run it", "run this", "run that", "go through", "go over"],
-        )
+    has_any(words, &LEXICON.agenda.overrun).is_some()
+        && has_any(words, &LEXICON.agenda.not_overrun)
         .is_none()
 }
 

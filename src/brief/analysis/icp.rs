@@ -8,12 +8,19 @@ use crate::brief::{BriefConfig, Category, FlagMetric, Severity};
 use crate::call::Speaker;
 use crate::language::text::{self, Sentence};
 
-use super::{clip, has, has_any, Analysis, Finding, Turn};
+use super::{clip, has, has_any, Analysis, Finding, PhraseList, Turn, LEXICON};
+
+lexicon_table!(
+    disqualify: PhraseList, no_pain: PhraseList, decision_blocks: PhraseList,
+    solo_team: PhraseList, budget_context: PhraseList, budget_units: PhraseList,
+    monthly: PhraseList, money: PhraseList, price_quote: PhraseList, budget_statement: PhraseList
+);
 
 /// The icp_fit findings (see the module documentation).
 pub(super) fn findings(a: &mut Analysis, sentences: &[Vec<Sentence>], config: &BriefConfig) {
+    let lex = &LEXICON.icp;
     a.flags.rep_disqualified = a.turns.iter().zip(sentences).any(|(t, ss)| {
-        t.speaker == Speaker::Rep && ss.iter().any(|s| has_any(&s.words, DISQUALIFY).is_some())
+        t.speaker == Speaker::Rep && ss.iter().any(|s| has_any(&s.words, &lex.disqualify).is_some())
     });
     let mut cues: Vec<(f64, String, String)> = Vec::new();
     for (t, ss) in a.turns.iter().zip(sentences) {
@@ -41,30 +48,12 @@ pub(super) fn findings(a: &mut Analysis, sentences: &[Vec<Sentence>], config: &B
                     why = Some(format!("a team of {n}"));
                 }
             }
-            if has(w, "just me and") || has(w, "it is just me") {
+            if has_any(w, &lex.solo_team).is_some() {
                 why = Some("a one- or two-person team".into());
             }
             // A budget far below the product.
-            let budget_context = has_any(
-                w,
-                &[
-                    "budget",
-                    "spend",
-                    "afford",
-                    "total",
-                    "for software",
-                    "we have maybe",
-                    "we have about",
-                ],
-            )
-            .is_some();
-            if budget_context
-                && has_any(
-                    w,
-                    &["dollar", "dollars", "bucks", "a year", "per year", "total"],
-                )
-                .is_some()
-            {
+            let budget_context = has_any(w, &lex.budget_context).is_some();
+            if budget_context && has_any(w, &lex.budget_units).is_some() {
                 if let Some(n) = w
                     .iter()
                     .filter_map(|x| x.parse::<f64>().ok())
@@ -75,10 +64,10 @@ pub(super) fn findings(a: &mut Analysis, sentences: &[Vec<Sentence>], config: &B
                     }
                 }
             }
-            if let Some(p) = has_any(w, NO_PAIN) {
+            if let Some(p) = has_any(w, &lex.no_pain) {
                 why = Some(format!("no pain (\"{p}\")"));
             }
-            if let Some(p) = has_any(w, DECISION_BLOCKS) {
+            if let Some(p) = has_any(w, &lex.decision_blocks) {
                 why = Some(format!("a decision structure that cannot buy (\"{p}\")"));
             }
             if w.len() <= 8 && has(w, "we do not") && has(w, "anything") || has(w, "we only have 1")
@@ -151,8 +140,9 @@ pub(super) fn findings(a: &mut Analysis, sentences: &[Vec<Sentence>], config: &B
 
 /// Amounts in a sentence with money words, per year ("400 a month" -> 4800).
 fn yearly_amounts(words: &[String]) -> Vec<f64> {
-    let monthly = has_any(words, &["a month", "per month", "monthly", "every month"]).is_some();
-    let money = has_any(words, &["dollar", "dollars", "bucks", "a month", "per month", "a year", "per year", "grand", "budget", "price", "cost"]).is_some();
+    let lex = &LEXICON.icp;
+    let monthly = has_any(words, &lex.monthly).is_some();
+    let money = has_any(words, &lex.money).is_some();
     if !money {
         return Vec::new();
     }
@@ -170,20 +160,21 @@ fn yearly_amounts(words: &[String]) -> Vec<f64> {
 /// The prospect's whole budget (or what they spend) is under a fifth of the price the
 /// rep quoted: (time, sentence, why).
 fn budget_gap(turns: &[Turn], sentences: &[Vec<Sentence>]) -> Option<(f64, String, String)> {
+    let lex = &LEXICON.icp;
     let mut quote: Option<f64> = None;
     for (t, ss) in turns.iter().zip(sentences) {
         for s in ss {
             let w = &s.words;
             match t.speaker {
                 Speaker::Rep => {
-                    if has_any(w, &["cost", "costs", "price", "pricing", "comes to", "starts at", "would be", "plan is", "is about"]).is_some() {
+                    if has_any(w, &lex.price_quote).is_some() {
                         if let Some(q) = yearly_amounts(w).into_iter().fold(None, |m: Option<f64>, x| Some(m.map_or(x, |m| m.max(x)))) {
                             quote = Some(quote.map_or(q, |old| old.max(q)));
                         }
                     }
                 }
                 Speaker::Prospect => {
-                    let budget_words = has_any(w, &["budget", "we spend", "set aside", "we have about", "we have maybe", "for software", "whole", "total", "all we have", "we pay"]).is_some();
+                    let budget_words = has_any(w, &lex.budget_statement).is_some();
                     if !budget_words || text::sentence_is_question(s) {
                         continue;
                     }
@@ -197,48 +188,6 @@ fn budget_gap(turns: &[Turn], sentences: &[Vec<Sentence>]) -> Option<(f64, Strin
     }
     None
 }
-
-/// The rep disqualifies cleanly.
-const DISQUALIFY: &[&str] = &[
-    "not the right fit",
-    "not a fit",
-    "not a good fit",
-    "not the best fit",
-    "might not be the right",
-    "probably not for you",
-    "do not think we are the right",
-    "do not think we are a",
-    "not sure we are the right",
-    "not sure we are a good",
-    "we are not the right",
-    "better served by",
-    "not a match",
-    "i would not recommend",
-];
-
-/// No pain: nothing to fix.
-const NO_PAIN: &[&str] = &[
-    "works fine for us",
-    "it works fine",
-    "works fine",
-    "not a problem for us",
-    "we do not have that problem",
-    "we do not have a problem",
-    "we do not really have a problem",
-    "we are happy with how",
-    "no real pain",
-];
-
-/// An impossible decision structure.
-const DECISION_BLOCKS: &[&str] = &[
-    "head office decides",
-    "head office picks",
-    "head office chooses",
-    "corporate decides",
-    "the board decides",
-    "not allowed to buy",
-    "we can not buy",
-];
 
 #[cfg(test)]
 mod tests {

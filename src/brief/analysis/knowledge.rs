@@ -8,11 +8,16 @@ use crate::brief::{BriefConfig, Category, FlagMetric, Severity};
 use crate::call::Speaker;
 use crate::language::text::{self, Sentence};
 
-use super::preparation::OWN_MATERIAL;
-use super::{clip, has_any, Analysis, Finding};
+use super::{clip, has_any, Analysis, Finding, PhraseList, LEXICON};
+
+lexicon_table!(
+    explicit_corrections: PhraseList, answer_changed: PhraseList, admissions: PhraseList,
+    distrust: PhraseList
+);
 
 /// The product_knowledge findings (see the module documentation).
 pub(super) fn findings(a: &mut Analysis, sentences: &[Vec<Sentence>], config: &BriefConfig) {
+    let lex = &LEXICON.knowledge;
     let mut deferrals: Vec<(f64, String)> = Vec::new();
     for (i, t) in a.turns.iter().enumerate() {
         let prev = i
@@ -50,15 +55,7 @@ pub(super) fn findings(a: &mut Analysis, sentences: &[Vec<Sentence>], config: &B
                 let ss = &sentences[i];
                 // An inconsistent answer ("earlier you said ten thousand, now it's twelve").
                 if let Some(s) = ss.iter().find(|s| {
-                    has_any(
-                        &s.words,
-                        &[
-                            "earlier you said",
-                            "you said earlier",
-                            "you just said",
-                            "before you said",
-                        ],
-                    )
+                    has_any(&s.words, &lex.answer_changed)
                     .is_some()
                 }) {
                     a.flags.inconsistent_answer = Some(s.original.clone());
@@ -87,8 +84,8 @@ pub(super) fn findings(a: &mut Analysis, sentences: &[Vec<Sentence>], config: &B
                     .map(|c| text::content_stems(&c.original))
                     .unwrap_or_default();
                 let corrected = ss.iter().position(|s| {
-                    has_any(&s.words, EXPLICIT_CORRECTIONS).is_some()
-                        || has_any(&s.words, OWN_MATERIAL).is_some()
+                    has_any(&s.words, &lex.explicit_corrections).is_some()
+                        || has_any(&s.words, &LEXICON.preparation.own_material).is_some()
                         || (text::is_correction(&s.original)
                             && text::content_stems(&s.original)
                                 .iter()
@@ -147,52 +144,15 @@ pub(super) fn findings(a: &mut Analysis, sentences: &[Vec<Sentence>], config: &B
     // Admissions and open distrust make a caught error a trust problem.
     for (t, ss) in a.turns.iter().zip(sentences) {
         let list = if t.speaker == Speaker::Rep {
-            ADMISSIONS
+            &lex.admissions
         } else {
-            DISTRUST
+            &lex.distrust
         };
         if ss.iter().any(|s| has_any(&s.words, list).is_some()) && !a.corrections.is_empty() {
             a.flags.trust_caught = true;
         }
     }
 }
-
-/// The prospect says the rep's claim is wrong.
-const EXPLICIT_CORRECTIONS: &[&str] = &[
-    "that is not right",
-    "that is not true",
-    "that is not correct",
-    "that is incorrect",
-    "that is wrong",
-    "that is not what your",
-    "that is not what you",
-    "that is not how it works",
-    "you are wrong",
-    "that is not accurate",
-];
-
-/// The rep admits an error the prospect caught.
-const ADMISSIONS: &[&str] = &[
-    "my mistake",
-    "i was wrong",
-    "i stand corrected",
-    "you are right i",
-    "i may be wrong",
-    "i might be wrong",
-    "i misspoke",
-    "sorry i was wrong",
-];
-
-/// The prospect says it no longer trusts the answers.
-const DISTRUST: &[&str] = &[
-    "not sure i can rely",
-    "not sure i can trust",
-    "how can you be sure",
-    "not really an answer",
-    "does not answer",
-    "can not rely",
-    "can not trust",
-];
 
 #[cfg(test)]
 mod tests {

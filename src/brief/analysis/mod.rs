@@ -25,6 +25,19 @@
 //! summary      the paragraph for the rep
 //! ```
 
+/// Declares the struct of a file's table in `config/brief.toml`: each list is a
+/// `PhraseList` (normalised as it is read) or a `Vec<String>` (used as written).
+macro_rules! lexicon_table {
+    ($($list:ident: $kind:ty),+ $(,)?) => {
+        /// This file's table in `config/brief.toml`.
+        #[derive(Debug, serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub(super) struct Phrases {
+            $(pub(super) $list: $kind,)+
+        }
+    };
+}
+
 mod agenda;
 mod icp;
 mod knowledge;
@@ -40,6 +53,10 @@ mod turns;
 pub use moments::select_moments;
 pub use summary::summary;
 pub use turns::{names, names_from_transcript, turns, Turn};
+
+use std::sync::LazyLock;
+
+use serde::Deserialize;
 
 use crate::language::text::{self, Sentence};
 
@@ -110,12 +127,52 @@ pub struct Analysis {
     pub open_question: Option<String>,
 }
 
+/// The analysis's phrase lists (`config/brief.toml`), one table per file that uses
+/// it, read and normalised once.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Lexicon {
+    preparation: preparation::Phrases,
+    knowledge: knowledge::Phrases,
+    objections: objections::Phrases,
+    next_step: next_step::Phrases,
+    agenda: agenda::Phrases,
+    icp: icp::Phrases,
+    quotes: quotes::Phrases,
+    names: turns::Phrases,
+}
+
+const LEXICON_TOML: &str = include_str!("../../../config/brief.toml");
+
+static LEXICON: LazyLock<Lexicon> =
+    LazyLock::new(|| toml::from_str(LEXICON_TOML).expect("config/brief.toml is valid (tested)"));
+
+/// Phrases of normalised words, normalised as they are read so that the file can
+/// be written as people speak ("it's on our website").
+#[derive(Debug)]
+struct PhraseList(Vec<String>);
+
+impl<'de> Deserialize<'de> for PhraseList {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let written = Vec::<String>::deserialize(deserializer)?;
+        Ok(PhraseList(written.iter().map(|p| text::normalize(p)).filter(|p| !p.is_empty()).collect()))
+    }
+}
+
+impl std::ops::Deref for PhraseList {
+    type Target = [String];
+
+    fn deref(&self) -> &[String] {
+        &self.0
+    }
+}
+
 fn has(words: &[String], pattern: &str) -> bool {
     text::find_seq(words, pattern).is_some()
 }
 
-fn has_any<'a>(words: &[String], patterns: &[&'a str]) -> Option<&'a str> {
-    patterns.iter().copied().find(|p| has(words, p))
+fn has_any<'a>(words: &[String], patterns: &'a [String]) -> Option<&'a str> {
+    patterns.iter().map(String::as_str).find(|p| has(words, p))
 }
 
 /// `mm:ss` for people.
@@ -274,10 +331,59 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn the_lexicon_parses_and_no_list_is_empty() {
+        LazyLock::force(&LEXICON);
+        let file: toml::Table = toml::from_str(LEXICON_TOML).unwrap();
+        for (section, lists) in &file {
+            let lists = lists.as_table().unwrap_or_else(|| panic!("[{section}] is a table"));
+            for (name, list) in lists {
+                let list = list.as_array().unwrap_or_else(|| panic!("{section}.{name} is a list"));
+                assert!(!list.is_empty(), "{section}.{name} is empty");
+                assert!(list.iter().all(|p| p.as_str().is_some_and(|p| !p.trim().is_empty())), "{section}.{name}");
+            }
+        }
+        // Normalising may not empty a list either.
+        let lex = &*LEXICON;
+        for list in [
+            &lex.preparation.cues,
+            &lex.preparation.own_material,
+            &lex.preparation.basic_questions,
+            &lex.preparation.wrong_demo,
+            &lex.preparation.demo_openers,
+            &lex.knowledge.explicit_corrections,
+            &lex.knowledge.answer_changed,
+            &lex.knowledge.admissions,
+            &lex.knowledge.distrust,
+            &lex.objections.dismissals,
+            &lex.objections.role_words,
+            &lex.next_step.vague_close,
+            &lex.next_step.buying_signals,
+            &lex.next_step.deal_end,
+            &lex.agenda.openers,
+            &lex.agenda.structure,
+            &lex.agenda.question_deferrals,
+            &lex.agenda.overrun,
+            &lex.agenda.not_overrun,
+            &lex.icp.disqualify,
+            &lex.icp.no_pain,
+            &lex.icp.decision_blocks,
+            &lex.icp.solo_team,
+            &lex.icp.budget_context,
+            &lex.icp.budget_units,
+            &lex.icp.monthly,
+            &lex.icp.money,
+            &lex.icp.price_quote,
+            &lex.icp.budget_statement,
+            &lex.quotes.open_question_words,
+        ] {
+            assert!(!list.is_empty());
+        }
+    }
+
+    #[test]
     fn clip_and_clock() {
         assert_eq!(clock(125.4), "02:05");
         assert_eq!(clip("one two three four", 9), "one two…");
         assert_eq!(clip("short", 9), "short");
     }
 }
-

@@ -7,7 +7,9 @@ use crate::brief::{Category, FlagMetric, NextStep, Severity, Verdicts};
 use crate::call::Speaker;
 use crate::language::text::{self, Sentence};
 
-use super::{clip, has_any, Analysis, Finding};
+use super::{clip, has_any, Analysis, Finding, PhraseList, LEXICON};
+
+lexicon_table!(vague_close: PhraseList, buying_signals: PhraseList, deal_end: PhraseList);
 
 /// The coach's next-step reading, so the brief and the overlay agree.
 fn find_next_step(line: &str) -> Option<text::NextStepMatch> {
@@ -31,7 +33,7 @@ pub(super) fn from_verdicts(a: &mut Analysis, verdicts: &Verdicts) {
             let close = turns.iter().rev().take(4).find_map(|t| {
                 text::sentences(&t.text)
                     .into_iter()
-                    .find(|s| has_any(&s.words, VAGUE_CLOSE).is_some())
+                    .find(|s| has_any(&s.words, &LEXICON.next_step.vague_close).is_some())
                     .map(|s| (t.time_of(&s.original), s.original, t.speaker))
             });
             a.vague_close = close.as_ref().map(|c| c.1.clone());
@@ -49,7 +51,7 @@ pub(super) fn from_verdicts(a: &mut Analysis, verdicts: &Verdicts) {
             {
                 let Some(s) = text::sentences(&t.text)
                     .into_iter()
-                    .find(|s| has_any(&s.words, BUYING_SIGNALS).is_some())
+                    .find(|s| has_any(&s.words, &LEXICON.next_step.buying_signals).is_some())
                 else {
                     continue;
                 };
@@ -91,76 +93,19 @@ pub(super) fn from_verdicts(a: &mut Analysis, verdicts: &Verdicts) {
     };
 }
 
-/// The prospect shows interest: a moment to ask for a dated next step.
-const BUYING_SIGNALS: &[&str] = &[
-    "that would help",
-    "that is good to hear",
-    "i love it",
-    "exactly what we need",
-    "that would save",
-    "sounds great",
-    "that sounds useful",
-    "put that way",
-    "that would be great",
-    "that is really useful",
-    "that is interesting",
-    "i like that",
-    "that makes sense",
-];
-
-/// A close that sets nothing concrete.
-const VAGUE_CLOSE: &[&str] = &[
-    "send you some",
-    "send some info",
-    "send over some",
-    "send you something",
-    "send me something",
-    "be in touch",
-    "circle back",
-    "touch base",
-    "keep in touch",
-    "go from there",
-    "send you our",
-    "send over our",
-    "get back to you",
-    "come back to you",
-    "let me know",
-    "talk soon",
-    "send me an email",
-    "think about it",
-    "i will send you",
-    "send you some material",
-    "you can share it",
-];
-
 /// The first time the prospect closed the door ("we signed with…").
 pub(super) fn deal_end(a: &mut Analysis, sentences: &[Vec<Sentence>]) {
     for (t, ss) in a.turns.iter().zip(sentences) {
         if t.speaker == Speaker::Prospect {
             if let Some(s) = ss
                 .iter()
-                .find(|s| has_any(&s.words, DEAL_END).is_some() && !text::sentence_is_question(s))
+                .find(|s| has_any(&s.words, &LEXICON.next_step.deal_end).is_some() && !text::sentence_is_question(s))
             {
                 a.flags.deal_end.get_or_insert(s.original.clone());
             }
         }
     }
 }
-
-/// The prospect closes the door.
-pub(super) const DEAL_END: &[&str] = &[
-    "decided to go with",
-    "we went with",
-    "going with another",
-    "we chose",
-    "we signed",
-    "not going to happen",
-    "not interested",
-    "not looking to switch",
-    "we will pass",
-    "not moving forward",
-    "no longer interested",
-];
 
 #[cfg(test)]
 mod tests {

@@ -8,7 +8,11 @@ use crate::language::judge::FumbleReason;
 use crate::language::objections::ObjectionType;
 use crate::language::text::{self, Sentence};
 
-use super::{clip, has_any, Analysis, Finding};
+use super::{clip, has_any, Analysis, Finding, PhraseList, LEXICON};
+
+lexicon_table!(
+    dismissals: PhraseList, role_words: PhraseList, decision_maker_markers: Vec<String>
+);
 
 /// The objections as the live judge saw them (`CallRecord::verdicts`): the brief
 /// never judges a reply itself, so it cannot disagree with the overlay. A chain of
@@ -97,45 +101,12 @@ pub(super) fn from_verdicts(a: &mut Analysis, record: &CallRecord, verdicts: &Ve
 }
 
 /// "I'd have to run it by our VP of Operations" -> "our VP of Operations".
-/// Words that name who decides.
-const ROLE_WORDS: &[&str] = &[
-    "vp",
-    "v",
-    "cfo",
-    "ceo",
-    "coo",
-    "cto",
-    "cio",
-    "boss",
-    "manager",
-    "director",
-    "head",
-    "owner",
-    "board",
-    "president",
-    "chief",
-    "partner",
-    "founder",
-    "controller",
-    "finance",
-    "procurement",
-    "legal",
-    "committee",
-    "team",
-    "wife",
-    "husband",
-];
-
 fn decision_maker(sentence: &str) -> Option<String> {
+    let lex = &LEXICON.objections;
     let lower = sentence.to_lowercase();
-    for marker in [
-        "run it by ",
-        "run this by ",
-        "check with ",
-        "talk to ",
-        "ask ",
-    ] {
-        if let Some(at) = lower.find(marker) {
+    for marker in &lex.decision_maker_markers {
+        let marker = format!("{marker} ");
+        if let Some(at) = lower.find(&marker) {
             let rest = &sentence[at + marker.len()..];
             let phrase: String = rest
                 .chars()
@@ -146,7 +117,7 @@ fn decision_maker(sentence: &str) -> Option<String> {
             // operations") is better left as "the decision maker".
             let names_role = text::words(phrase)
                 .iter()
-                .any(|w| ROLE_WORDS.contains(&w.as_str()));
+                .any(|w| lex.role_words.contains(w));
             if names_role && phrase.split_whitespace().count() <= 6 {
                 return Some(phrase.to_string());
             }
@@ -161,7 +132,7 @@ pub(super) fn dismissals(a: &mut Analysis, sentences: &[Vec<Sentence>]) {
         if t.speaker != Speaker::Rep {
             continue;
         }
-        if let Some(s) = ss.iter().find(|s| has_any(&s.words, DISMISSALS).is_some()) {
+        if let Some(s) = ss.iter().find(|s| has_any(&s.words, &LEXICON.objections.dismissals).is_some()) {
             a.flags.dismissed_concern = true;
             a.findings.push(Finding {
                 t_s: t.time_of(&s.original),
@@ -175,19 +146,6 @@ pub(super) fn dismissals(a: &mut Analysis, sentences: &[Vec<Sentence>]) {
         }
     }
 }
-
-/// The rep waves a concern away.
-const DISMISSALS: &[&str] = &[
-    "that is not really a problem",
-    "that is not a real problem",
-    "nobody worries about that",
-    "you do not need to worry",
-    "do not worry about that",
-    "that never happens",
-    "trust me",
-    "that will not be an issue",
-    "that is not a real concern",
-];
 
 #[cfg(test)]
 mod tests {

@@ -8,16 +8,22 @@ use crate::brief::{Category, FlagMetric, Severity};
 use crate::call::Speaker;
 use crate::language::text::{self, Sentence};
 
-use super::{clip, has, has_any, Analysis, Finding};
+use super::{clip, has, has_any, Analysis, Finding, PhraseList, LEXICON};
+
+lexicon_table!(
+    cues: PhraseList, own_material: PhraseList, basic_questions: PhraseList,
+    wrong_demo: PhraseList, demo_openers: PhraseList
+);
 
 /// The preparation findings (see the module documentation).
 pub(super) fn findings(a: &mut Analysis, sentences: &[Vec<Sentence>]) {
+    let lex = &LEXICON.preparation;
     for (i, t) in a.turns.iter().enumerate() {
         let ss = &sentences[i];
         match t.speaker {
             Speaker::Rep => {
                 for s in ss.iter().filter(|s| text::sentence_is_question(s)) {
-                    if let Some(p) = has_any(&s.words, BASIC_QUESTIONS) {
+                    if let Some(p) = has_any(&s.words, &lex.basic_questions) {
                         a.findings.push(Finding {
                             t_s: t.time_of(&s.original),
                             excerpt: format!("rep: {}", clip(&s.original, 160)),
@@ -40,8 +46,8 @@ pub(super) fn findings(a: &mut Analysis, sentences: &[Vec<Sentence>]) {
                         .last()
                         .is_some_and(text::sentence_is_question);
                 for s in ss {
-                    let cue = has_any(&s.words, PREP_CUES)
-                        .or_else(|| has_any(&s.words, OWN_MATERIAL).filter(|_| rep_asked));
+                    let cue = has_any(&s.words, &lex.cues)
+                        .or_else(|| has_any(&s.words, &lex.own_material).filter(|_| rep_asked));
                     if let Some(c) = cue {
                         a.prep_cues.push(s.original.clone());
                         a.findings.push(Finding {
@@ -59,16 +65,7 @@ pub(super) fn findings(a: &mut Analysis, sentences: &[Vec<Sentence>]) {
                 // show…" right after the rep showed something.
                 let rep_demoed = prev_rep.is_some_and(|p| {
                     let w = text::words(&p.text);
-                    has_any(
-                        &w,
-                        &[
-                            "let me show",
-                            "i will show",
-                            "here is",
-                            "this is our",
-                            "let me walk you",
-                        ],
-                    )
+                    has_any(&w, &lex.demo_openers)
                     .is_some()
                 });
                 let first = ss.first().map(|s| &s.words[..]).unwrap_or(&[]);
@@ -77,7 +74,7 @@ pub(super) fn findings(a: &mut Analysis, sentences: &[Vec<Sentence>]) {
                         || (has(first, "we do not") && has(first, "anything")));
                 let wrong = ss
                     .iter()
-                    .find(|s| has_any(&s.words, WRONG_DEMO).is_some())
+                    .find(|s| has_any(&s.words, &lex.wrong_demo).is_some())
                     .map(|s| s.original.clone());
                 if let Some(w) =
                     wrong.or_else(|| (rep_demoed && says_no_such).then(|| ss[0].original.clone()))
@@ -99,72 +96,6 @@ pub(super) fn findings(a: &mut Analysis, sentences: &[Vec<Sentence>]) {
         }
     }
 }
-
-/// The prospect signals the rep should already know this.
-pub(super) const PREP_CUES: &[&str] = &[
-    "as i mentioned in my email",
-    "as i said in my email",
-    "i mentioned in my email",
-    "as i wrote",
-    "in my email",
-    "on our website",
-    "on our site",
-    "should know this",
-    "should already know",
-    "should have known",
-    "already told",
-    "told your colleague",
-    "told your team",
-    "in the form",
-    "it was in the news",
-    "we announced",
-    "did you look at our",
-    "did you read",
-    "whole reason for this call",
-    "did you get a chance to look",
-    "i sent you",
-];
-
-/// The prospect points the rep to the rep's own material, after a question.
-pub(super) const OWN_MATERIAL: &[&str] = &[
-    "your website says",
-    "your site says",
-    "your documentation says",
-    "your own documentation",
-    "your docs say",
-    "your pricing page",
-    "your case study",
-];
-
-/// A demo of the wrong thing, in the prospect's reply.
-const WRONG_DEMO: &[&str] = &[
-    "i was hoping you would show",
-    "i was hoping to see",
-    "that is not what we need",
-    "not relevant to us",
-    "not what i asked",
-];
-
-/// Questions pre-call research answers.
-pub(super) const BASIC_QUESTIONS: &[&str] = &[
-    "what does your company do",
-    "what do you do exactly",
-    "what does your business do",
-    "what do you guys do",
-    "what does the company do",
-    "how many employees",
-    "how many people work",
-    "how big is your company",
-    "how big is the company",
-    "what industry",
-    "where are you based",
-    "where are you located",
-    "what systems are you",
-    "what do you sell",
-    "tell me about your company",
-    "tell me about your business",
-    "what is your role",
-];
 
 #[cfg(test)]
 mod tests {

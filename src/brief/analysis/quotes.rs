@@ -5,9 +5,11 @@ use crate::call::Speaker;
 use crate::language::text::{self, Sentence};
 
 use super::agenda::is_overrun;
-use super::next_step::DEAL_END;
-use super::preparation::{BASIC_QUESTIONS, OWN_MATERIAL, PREP_CUES};
-use super::{clip, has, has_any, Analysis};
+use super::{clip, has, has_any, Analysis, PhraseList, LEXICON};
+
+lexicon_table!(
+    pain_stems: Vec<String>, discourse_openers: Vec<String>, open_question_words: PhraseList
+);
 
 /// The prospect's most specific sentence about their problem.
 pub(super) fn pain_quote(a: &Analysis, sentences: &[Vec<Sentence>]) -> Option<String> {
@@ -25,10 +27,10 @@ pub(super) fn pain_quote(a: &Analysis, sentences: &[Vec<Sentence>]) -> Option<St
             if objection_sentences
                 .iter()
                 .any(|o| o.starts_with(s.original.trim_end_matches('.')))
-                || has_any(&s.words, PREP_CUES).is_some()
+                || has_any(&s.words, &LEXICON.preparation.cues).is_some()
                 || is_overrun(&s.words)
-                || has_any(&s.words, DEAL_END).is_some()
-                || has_any(&s.words, OWN_MATERIAL).is_some()
+                || has_any(&s.words, &LEXICON.next_step.deal_end).is_some()
+                || has_any(&s.words, &LEXICON.preparation.own_material).is_some()
                 || has(&s.words, "case study")
                 || text::is_correction(&s.original)
             {
@@ -37,7 +39,7 @@ pub(super) fn pain_quote(a: &Analysis, sentences: &[Vec<Sentence>]) -> Option<St
             let stems: Vec<String> = s.words.iter().map(|w| text::stem(w)).collect();
             let pain = stems
                 .iter()
-                .filter(|st| PAIN_STEMS.iter().any(|p| st.starts_with(p)))
+                .filter(|st| LEXICON.quotes.pain_stems.iter().any(|p| st.starts_with(p)))
                 .count() as f64;
             let numbers = s
                 .words
@@ -55,16 +57,12 @@ pub(super) fn pain_quote(a: &Analysis, sentences: &[Vec<Sentence>]) -> Option<St
 
 /// "Sure, we're trying to…" -> "We're trying to…": a quote starts at its content.
 fn strip_discourse(s: &str) -> String {
-    const OPENERS: &[&str] = &[
-        "sure", "okay", "ok", "honestly", "well", "so", "yes", "yeah", "right", "oh", "and", "but",
-        "um", "uh",
-    ];
     let mut rest = s.trim();
     loop {
         let Some((head, tail)) = rest.split_once([',', ' ']) else {
             break;
         };
-        if !OPENERS.contains(&head.to_lowercase().as_str())
+        if !LEXICON.quotes.discourse_openers.contains(&head.to_lowercase())
             || tail.trim().split_whitespace().count() < 5
         {
             break;
@@ -88,47 +86,12 @@ pub(super) fn open_question(a: &Analysis, sentences: &[Vec<Sentence>]) -> Option
         .filter(|s| {
             s.words
                 .first()
-                .is_some_and(|w| matches!(w.as_str(), "what" | "how" | "why" | "who"))
+                .is_some_and(|w| LEXICON.quotes.open_question_words.contains(w))
         })
-        .filter(|s| has_any(&s.words, BASIC_QUESTIONS).is_none())
+        .filter(|s| has_any(&s.words, &LEXICON.preparation.basic_questions).is_none())
         .map(|s| clip(&s.original, 120))
         .next()
 }
-
-/// Pain words: what makes a sentence the prospect's problem in their own words.
-const PAIN_STEMS: &[&str] = &[
-    "problem",
-    "pain",
-    "take",
-    "hour",
-    "day",
-    "week",
-    "slip",
-    "late",
-    "angry",
-    "burn",
-    "mess",
-    "struggl",
-    "biggest",
-    "cost",
-    "fee",
-    "premium",
-    "wreck",
-    "break",
-    "manual",
-    "rebuild",
-    "wast",
-    "spend",
-    "hard",
-    "difficult",
-    "lose",
-    "cancel",
-    "accident",
-    "chase",
-    "requir",
-    "need",
-    "half",
-];
 
 #[cfg(test)]
 mod tests {

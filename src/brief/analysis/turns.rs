@@ -1,12 +1,13 @@
 //! Speaker turns, and the names of the rep, the prospect and the rep's company as
 //! the opening lines say them.
 
+use crate::brief::{CallRecord, Names, PLACEHOLDER_ACCOUNT, PLACEHOLDER_PROSPECT, PLACEHOLDER_REP};
 use crate::call::{Segment, Speaker};
 use crate::language::text;
 
-use crate::brief::{
-    CallRecord, Names, PLACEHOLDER_ACCOUNT, PLACEHOLDER_PROSPECT, PLACEHOLDER_REP,
-};
+use super::LEXICON;
+
+lexicon_table!(not_names: Vec<String>);
 
 /// Consecutive segments of one speaker.
 #[derive(Debug, Clone, PartialEq)]
@@ -64,45 +65,6 @@ pub fn turns(segments: &[Segment]) -> Vec<Turn> {
     out
 }
 
-const NOT_NAMES: &[&str] = &[
-    "there",
-    "everyone",
-    "all",
-    "team",
-    "thanks",
-    "thank",
-    "so",
-    "again",
-    "guys",
-    "folks",
-    "good",
-    "sure",
-    "yes",
-    "okay",
-    "great",
-    "this",
-    "it",
-    "i",
-    "we",
-    "you",
-    "the",
-    "and",
-    "from",
-    "hi",
-    "hello",
-    "hey",
-    "let's",
-    "lets",
-    "welcome",
-    "nice",
-    "how",
-    "what",
-    "well",
-    "everybody",
-    "again",
-    "ok",
-];
-
 fn is_name(token: &str) -> bool {
     let mut chars = token.chars();
     // "Jordan's team": a possessive names someone else's thing, not the speaker.
@@ -110,7 +72,7 @@ fn is_name(token: &str) -> bool {
     !possessive
         && chars.next().is_some_and(char::is_uppercase)
         && chars.all(|c| c.is_alphabetic() || c == '\'' || c == '-')
-        && !NOT_NAMES.contains(&token.to_lowercase().as_str())
+        && !LEXICON.names.not_names.contains(&token.to_lowercase())
 }
 
 fn tokens(text: &str) -> Vec<String> {

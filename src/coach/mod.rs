@@ -793,7 +793,9 @@ impl Coach {
             }
         }
         if let Some(step) = found {
-            if !step.tentative && seg.speaker == Speaker::Prospect {
+            // The prospect's firm time, or anyone's sign-off naming the agreed date
+            // ("See you on the seventh."), needs no further yes.
+            if !step.tentative && (seg.speaker == Speaker::Prospect || text::is_farewell_confirmation(line)) {
                 self.secure_next_step(step, seg.end_s, seg.speaker);
             } else {
                 // The rep's plan, or anyone's proposal, needs the other side's yes.

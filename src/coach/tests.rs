@@ -1123,3 +1123,27 @@ fn bad_inputs_are_ignored() {
     assert_eq!(m.rep_talk_s, 0.0);
     assert_eq!(coach.now(), 2.0);
 }
+
+/// Agreement in natural words: a time proposed as "how is…" or "could you do…",
+/// the prospect's "let me check… yeah, Tuesday the tenth at two", availability
+/// ("Thursday at nine is open"), a picked time ("The seventh at ten."), and a
+/// sign-off that names the agreed date ("Talk on the fifteenth.").
+#[test]
+fn next_steps_agreed_in_natural_words_are_secured() {
+    let cases: Vec<Vec<Line>> = vec![
+        vec![rep(1.0, 4.0, "How is Tuesday the tenth at two, Eastern?"), pro(5.0, 12.0, "Let me check, uh, Gideon's usually free on Tuesday afternoons. Yeah. Tuesday the tenth at two. Send the invite, uh, to both of us.")],
+        vec![rep(1.0, 4.0, "Would it help if I suggested two times you can offer her? Say Thursday the tenth at eleven your time, or Monday the fourteenth at one?"), pro(5.0, 12.0, "Hang on, I can see her calendar, we're all on the same system now. Thursday the tenth at eleven she's open. I'll send the invite from my side right now so it comes from me, and I'll add you.")],
+        vec![pro(1.0, 4.0, "Let me look at his calendar, he shares it with me. Thursday at nine is open."), rep(5.0, 9.0, "Thursday the seventeenth at nine. And if Sal wants to join, he's welcome, but I'll plan for Gary.")],
+        vec![rep(1.0, 4.0, "How about Thursday the twenty ninth at two?"), pro(5.0, 6.0, "That works."), rep(7.0, 9.0, "Perfect. I'll send the invite and a one page summary you can forward him today.")],
+        vec![rep(1.0, 4.0, "Could you do Tuesday the fifth at two, or Thursday the seventh at ten?"), pro(5.0, 9.0, "The seventh at ten. Put the board chair on the invite too, his name's Phil, I'll send you his email.")],
+        vec![pro(1.0, 4.0, "Let me check her calendar, I can see it. Wednesday the ninth at ten is open for her and for me."), rep(5.0, 9.0, "Great. Wednesday the ninth at ten. I'll send the, uh, invite to you and Gwen today.")],
+        vec![rep(1.0, 4.0, "I'll take that. Talk on the fifteenth.")],
+    ];
+    for lines in cases {
+        let played = play_default(&lines, 20.0);
+        let said: Vec<&str> = lines.iter().map(|l| l.text.as_str()).collect();
+        assert!(played.record().next_step.is_some(), "no next step secured in {said:?}");
+    }
+    let dodged = vec![rep(1.0, 4.0, "How is Tuesday the tenth at two?"), pro(5.0, 8.0, "Let me look at my calendar and get back to you.")];
+    assert!(play_default(&dodged, 10.0).record().next_step.is_none());
+}

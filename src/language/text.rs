@@ -1304,7 +1304,8 @@ fn find_time(w: &[String]) -> Option<(usize, usize)> {
             })
         {
             start = i - 1;
-            end = i + 1;
+            // "the 7th at 10".
+            end = part_of_day_and_clock(w, i + 1);
         } else if let Some(e) = clock_at(w, i) {
             end = e;
         } else {
@@ -1360,6 +1361,16 @@ const COMMITMENT: &[&str] = &[
     "should we",
     "how about",
     "what about",
+    // "How is Tuesday the tenth at two?", "Could you do the seventh?" (tentative below).
+    "how is",
+    "how does",
+    "could you",
+    "can you do",
+    // Availability that takes a proposed time: "Thursday at eleven she's open".
+    "is open",
+    "are open",
+    "am free",
+    "is free",
     "works",
     "work",
     "sounds",
@@ -1400,6 +1411,10 @@ const COMMITMENT: &[&str] = &[
 
 /// Words that mark a proposal rather than an agreement.
 const TENTATIVE: &[&str] = &[
+    "how is",
+    "how does",
+    "could you",
+    "can you do",
     "maybe",
     "perhaps",
     "might",
@@ -1473,9 +1488,10 @@ pub fn detect_next_step(text: &str) -> Option<NextStepMatch> {
                             | "minute"
                             | "a"
                             | "call"
-                            // "Okay, talk Thursday."
+                            // "Okay, talk Thursday.", "Talk on the ninth."
                             | "talk"
                             | "speak"
+                            | "on"
                     )
             });
             // "I'll send you the deck this afternoon": a deliverable, not a meeting.
@@ -1513,6 +1529,13 @@ pub fn detect_next_step(text: &str) -> Option<NextStepMatch> {
         }
     }
     None
+}
+
+/// A sign-off that names the agreed time ("See you on the seventh.", "Talk on the
+/// ninth then."): said at the close, it confirms a plan both sides already made.
+pub fn is_farewell_confirmation(text: &str) -> bool {
+    let w = words(text);
+    contains_any_seq(&w, &["see you", "talk then", "talk on", "talk to you on", "speak on", "speak then", "see everyone"])
 }
 
 /// True when a reply agrees to what was proposed ("yes, that works", "sounds good",

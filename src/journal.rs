@@ -276,7 +276,7 @@ mod tests {
         journal.append(&started()).unwrap();
         journal.append(&Entry::Utterance(Utterance { speaker: Speaker::Rep, start_s: 1.0, end_s: 2.5 })).unwrap();
         journal
-            .append(&Entry::Segment(Segment { speaker: Speaker::Rep, start_s: 1.0, end_s: 2.5, text: "Hi Dana.".into() }))
+            .append(&Entry::Segment(Segment { speaker: Speaker::Rep, start_s: 1.0, end_s: 2.5, text: "Hi Dana.".into(), confidence: None }))
             .unwrap();
         journal.append(&Entry::CallEnded { t_s: 3.0, reason: "end".into() }).unwrap();
         drop(journal);
@@ -307,7 +307,7 @@ mod tests {
     }
 
     fn segment(speaker: Speaker, start_s: f64, end_s: f64, text: &str) -> Segment {
-        Segment { speaker, start_s, end_s, text: text.into() }
+        Segment { speaker, start_s, end_s, text: text.into(), confidence: None }
     }
 
     /// A crash mid-utterance: the latest partial of the open utterance becomes

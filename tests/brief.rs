@@ -523,7 +523,8 @@ fn scripted(
             start_s: t,
             end_s: t + d,
             text: line.to_string(),
-        });
+        confidence: None,
+    });
         t += d + 0.6;
     }
     j.ended_at_s = Some(t + 1.0);

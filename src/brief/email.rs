@@ -64,19 +64,29 @@ fn words_clip(s: &str, max_words: usize) -> String {
 }
 
 /// The prospect's words about their problem: the pain quote, else an objection,
-/// else their longest statement.
+/// else their longest statement — the first of these that the recogniser was
+/// sure of. A rep would not send "the customers call the angry" back to the
+/// prospect; with none trustworthy the draft restates the point plainly.
 fn their_words(a: &Analysis) -> Option<String> {
-    a.pain_quote
-        .clone()
-        .or_else(|| a.objections.first().map(|o| o.excerpt.clone()))
-        .or_else(|| {
-            a.turns
-                .iter()
-                .filter(|t| t.speaker == crate::call::Speaker::Prospect)
-                .max_by_key(|t| t.word_count())
-                .filter(|t| t.word_count() >= 6)
-                .map(|t| clip(&t.text, 160))
-        })
+    let longest = a
+        .turns
+        .iter()
+        .filter(|t| t.speaker == crate::call::Speaker::Prospect)
+        .max_by_key(|t| t.word_count())
+        .filter(|t| t.word_count() >= 6)
+        .map(|t| clip(&t.text, 160));
+    [a.pain_quote.clone(), a.objections.first().map(|o| o.excerpt.clone()), longest]
+        .into_iter()
+        .flatten()
+        .find(|quote| !a.unsure_texts.iter().any(|unsure| shares_words(quote, unsure)))
+}
+
+/// Whether `quote` carries a run of four words of `unsure` (or all of a shorter one).
+fn shares_words(quote: &str, unsure: &str) -> bool {
+    let norm = |t: &str| crate::language::text::words(t);
+    let (q, u) = (norm(quote), norm(unsure));
+    let n = 4.min(u.len());
+    n > 0 && u.windows(n).any(|run| q.windows(n).any(|w| w == run))
 }
 
 /// "tuesday at 2" -> "Tuesday at 2": day and month names as written in a letter.
@@ -458,6 +468,22 @@ mod tests {
             5,
             "greeting, acknowledgment, their words, next step, signature: {parts:?}"
         );
+    }
+
+    #[test]
+    fn words_the_recogniser_was_unsure_of_are_not_quoted() {
+        let garbled = "the customers call the angry when the trucks are late";
+        let a = Analysis {
+            pain_quote: Some(garbled.into()),
+            unsure_texts: vec![format!("Yeah, {garbled}.")],
+            ..Default::default()
+        };
+        let e = draft(&salvage(Action::RecoveryEmail, "we ended without a clear next step"), Outcome::Bad, Some(Category::Agenda), &a, &names(), call_time());
+        assert!(!e.body.contains("call the angry") && !e.body.contains("you told me:"), "{}", e.body);
+        assert!(e.word_count < 150 && e.body.starts_with("Hi Joe,"), "{}", e.body);
+        let sure = Analysis { unsure_texts: vec!["something else was said here".into()], ..a };
+        let e = draft(&salvage(Action::RecoveryEmail, "we ended without a clear next step"), Outcome::Bad, Some(Category::Agenda), &sure, &names(), call_time());
+        assert!(e.body.contains("call the angry"), "a quote the recogniser was sure of stays: {}", e.body);
     }
 
     #[test]

@@ -292,7 +292,8 @@ pub fn record_from_rendered(call: &LabelledCall, rendered: &RenderedCall) -> Cal
             start_s: line.start_s,
             end_s: line.end_s,
             text: line.text.clone(),
-        });
+        confidence: None,
+    });
     }
     CallRecord {
         journal,

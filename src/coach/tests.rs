@@ -176,7 +176,8 @@ fn play(config: CoachConfig, prep: CallPrep, lines: &[Line], until: f64) -> Play
                     start_s: l.start,
                     end_s: l.end,
                     text: l.text.clone(),
-                });
+        confidence: None,
+    });
             }
         }
         coach.tick(t);
@@ -835,12 +836,14 @@ fn a_reply_transcribed_before_the_objection_still_counts() {
         start_s: 6.2,
         end_s: 6.9,
         text: "Okay.".into(),
+        confidence: None,
     });
     coach.on_segment(&Segment {
         speaker: Speaker::Prospect,
         start_s: 1.0,
         end_s: 6.0,
         text: lines[0].text.clone(),
+        confidence: None,
     });
     coach.tick(20.0);
     let rec = coach.record();
@@ -1117,6 +1120,7 @@ fn bad_inputs_are_ignored() {
         start_s: 1.0,
         end_s: 2.0,
         text: "   ".into(),
+        confidence: None,
     });
     coach.tick(f64::INFINITY);
     let m = coach.metrics(10.0);

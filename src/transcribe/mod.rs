@@ -32,6 +32,11 @@ pub enum TranscribeError {
 /// Turns 16 kHz mono speech into text.
 pub trait SpeechToText: Send {
     fn transcribe(&mut self, audio_16k: &[f32]) -> Result<String, TranscribeError>;
+
+    /// The token probabilities of the last `transcribe`, when the engine has them.
+    fn last_confidence(&self) -> Option<crate::call::Confidence> {
+        None
+    }
 }
 
 /// How each utterance is decoded (see ../shared/MODEL.md for why).
@@ -205,7 +210,13 @@ fn run<E: SpeechToText>(mut engine: E, jobs: Receiver<Job>, results: Sender<Resu
         }
         let started = Instant::now();
         let outcome = engine.transcribe(&job.audio).map(|raw| Transcript {
-            segment: Segment { speaker: job.speaker, start_s: job.start_s, end_s: job.end_s, text: clean_text(&raw) },
+            segment: Segment {
+                speaker: job.speaker,
+                start_s: job.start_s,
+                end_s: job.end_s,
+                text: clean_text(&raw),
+                confidence: engine.last_confidence(),
+            },
             is_final: job.is_final,
             inference_ms: started.elapsed().as_secs_f64() * 1e3,
             backlog: pending.len() + jobs.len(),

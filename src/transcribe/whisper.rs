@@ -22,6 +22,9 @@ pub struct WhisperEngine {
     _context: WhisperContext,
     options: TranscribeOptions,
     padded: Vec<f32>,
+    /// Token ids from here up are special (end of text, timestamps, language…).
+    first_special_token: i32,
+    confidence: Option<crate::call::Confidence>,
 }
 
 static LOGGING: Once = Once::new();
@@ -49,7 +52,8 @@ impl WhisperEngine {
         let state = context
             .create_state()
             .map_err(|e| model_error(format!("could not create inference state: {e}")))?;
-        Ok(WhisperEngine { state, _context: context, options, padded: Vec::new() })
+        let first_special_token = context.token_eot();
+        Ok(WhisperEngine { state, _context: context, options, padded: Vec::new(), first_special_token, confidence: None })
     }
 
     /// Encoder context for `samples` of (padded) audio: enough to cover it,
@@ -127,12 +131,28 @@ impl SpeechToText for WhisperEngine {
             .full(params, &self.padded)
             .map_err(|e| TranscribeError::Inference(e.to_string()))?;
         let mut text = String::new();
+        let (mut sum, mut count, mut min) = (0.0f32, 0usize, 1.0f32);
         for segment in self.state.as_iter() {
             if let Ok(piece) = segment.to_str_lossy() {
                 text.push_str(&piece);
             }
+            for index in 0..segment.n_tokens() {
+                let Some(token) = segment.get_token(index) else { continue };
+                if token.token_id() >= self.first_special_token {
+                    continue;
+                }
+                let p = token.token_probability();
+                sum += p;
+                count += 1;
+                min = min.min(p);
+            }
         }
+        self.confidence = (count > 0).then(|| crate::call::Confidence { mean: sum / count as f32, min });
         Ok(text)
+    }
+
+    fn last_confidence(&self) -> Option<crate::call::Confidence> {
+        self.confidence
     }
 }
 

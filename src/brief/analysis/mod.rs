@@ -125,6 +125,8 @@ pub struct Analysis {
     pub vague_close: Option<String>,
     /// A question the rep asked, worth asking again in a recovery email.
     pub open_question: Option<String>,
+    /// Transcribed words the recogniser was unsure of: never quoted back.
+    pub unsure_texts: Vec<String>,
 }
 
 /// The analysis's phrase lists (`config/brief.toml`), one table per file that uses
@@ -205,8 +207,15 @@ pub fn clip(s: &str, max: usize) -> String {
 pub fn analyse(record: &CallRecord, config: &BriefConfig) -> Analysis {
     let journal = &record.journal;
     let turns = turns(&journal.segments);
+    let unsure_texts = journal
+        .segments
+        .iter()
+        .filter(|s| s.confidence.is_some_and(|c| !c.quotable()))
+        .map(|s| s.text.clone())
+        .collect();
     let mut a = Analysis {
         turns,
+        unsure_texts,
         ..Default::default()
     };
     a.metrics = talk::metrics(
@@ -300,7 +309,8 @@ pub(crate) mod tests {
                 start_s: t,
                 end_s: t + d,
                 text: line.to_string(),
-            });
+        confidence: None,
+    });
             t += d + 0.6;
         }
         j.ended_at_s = Some(t + 1.0);

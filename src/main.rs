@@ -16,7 +16,6 @@ use callcoach::coach::CallPrep;
 use callcoach::daemon;
 use callcoach::recording;
 use callcoach::synth;
-use callcoach::segment::SegmenterConfig;
 use callcoach::transcribe::WhisperEngine;
 
 #[derive(Parser)]
@@ -321,7 +320,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             // Decode the input before spending a second on loading the model.
             let call = callcoach::audio::file::load_call(&file, swap)?;
             let engine = WhisperEngine::load(&model_path, config.transcribe.clone())?;
-            let segments = recording::transcribe_call(call, engine, &SegmenterConfig::default())
+            let segments = recording::transcribe_call(call, engine, &config.segmenter)
                 .with_context(|| format!("transcribing {}", file.display()))?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&segments)?);

@@ -253,11 +253,16 @@ pub fn classify(a: &Analysis, config: &BriefConfig) -> (Outcome, Vec<RootCause>)
             .iter()
             .filter(|f| f.category == category && f.weight > 0.0)
             .collect();
-        let score: f64 = fs.iter().map(|f| f.weight).sum();
+        fs.sort_by(|x, y| y.weight.total_cmp(&x.weight).then(x.t_s.total_cmp(&y.t_s)));
+        // Fumbled objections saturate: each further one counts half the one before.
+        // Four fumbles are a pattern, not four times the cause; a rep who came
+        // unprepared, or let the demo run on, meets objections as a symptom, and
+        // summing them buries the cause under its symptoms. (On train, saturating
+        // every category instead lost 5 points of primary root cause; this gained 1.)
+        let score: f64 = fs.iter().enumerate().map(|(i, f)| f.weight * if category == Category::Objection { 0.5f64.powi(i as i32) } else { 1.0 }).sum();
         if score + 1e-9 < config.min_root_cause_score {
             continue;
         }
-        fs.sort_by(|x, y| y.weight.total_cmp(&x.weight).then(x.t_s.total_cmp(&y.t_s)));
         let evidence = fs
             .iter()
             .take(5)

@@ -35,6 +35,7 @@
 //! [`CallSegmenter`] wires it up: both speakers' segmenters, fed per-speaker
 //! chunks that it aligns frame by frame, with the gate between them.
 
+use super::aec::{AecConfig, AecStatus, EchoCanceller};
 use super::{Segmenter, SegmenterConfig, SegmenterEvent, FRAME_S, FRAME_SAMPLES};
 use crate::call::Speaker;
 
@@ -271,13 +272,13 @@ impl EchoGate {
     }
 }
 
-fn power_db(frame: &[f32]) -> f32 {
+pub(crate) fn power_db(frame: &[f32]) -> f32 {
     let p = frame.iter().map(|&s| (s as f64) * (s as f64)).sum::<f64>() / frame.len() as f64;
     (10.0 * (p + 1e-12).log10()) as f32
 }
 
 /// Noise floor: follows drops at once, rises 3 dB/s.
-fn track_floor(floor: &mut Option<f32>, db: f32) -> f32 {
+pub(crate) fn track_floor(floor: &mut Option<f32>, db: f32) -> f32 {
     let f = floor.get_or_insert(db);
     let before = *f;
     if db < *f {
@@ -299,6 +300,9 @@ pub struct CallSegmenter {
     rep: Segmenter,
     prospect: Segmenter,
     gate: EchoGate,
+    /// Cancels the far end's echo from the mic before the gate, the VAD and
+    /// Whisper see it (None when turned off: a headset, or testing without).
+    aec: Option<EchoCanceller>,
     /// Samples waiting for their partner, per channel (rep, prospect).
     queued: [Vec<f32>; 2],
     /// Index of the next frame of each channel (rep, prospect): its call time.
@@ -308,14 +312,15 @@ pub struct CallSegmenter {
 }
 
 impl CallSegmenter {
-    /// `echo_gate`: turn the gate off when the rep uses headphones (nothing
-    /// to gate) or when testing without it.
-    pub fn new(cfg: SegmenterConfig, echo_gate: bool) -> Self {
+    /// `echo_gate`, `echo_cancel`: turn the gate or the canceller off when
+    /// the rep uses headphones (no echo path) or when testing without them.
+    pub fn new(cfg: SegmenterConfig, echo_gate: bool, echo_cancel: bool) -> Self {
         let max_skew = (1.0 * 16_000.0) as usize;
         CallSegmenter {
             rep: Segmenter::new(Speaker::Rep, cfg.clone()),
             prospect: Segmenter::new(Speaker::Prospect, cfg),
             gate: EchoGate::new(EchoGateConfig::default()),
+            aec: echo_cancel.then(|| EchoCanceller::new(&AecConfig::default())),
             queued: [
                 Vec::with_capacity(2 * max_skew),
                 Vec::with_capacity(2 * max_skew),
@@ -335,6 +340,11 @@ impl CallSegmenter {
 
     pub fn echo_gate(&self) -> &EchoGate {
         &self.gate
+    }
+
+    /// The echo canceller's ERLE and convergence (None when it is off).
+    pub fn echo_cancel_status(&self) -> Option<AecStatus> {
+        self.aec.as_ref().map(EchoCanceller::status)
     }
 
     /// Feeds one speaker's 16 kHz samples; appends events from both channels.
@@ -397,11 +407,15 @@ impl CallSegmenter {
                 self.next_frame[PROSPECT] += 1;
             }
             if rep {
-                let mic = take(REP, &mut used);
-                // The gate runs once per mic frame, so its clock is the mic's;
-                // without the far end's frame of the same time it sees silence
-                // (and so gates nothing).
+                let mut mic = take(REP, &mut used);
+                // The canceller and the gate run once per mic frame, so their
+                // clock is the mic's; without the far end's frame of the same
+                // time they see silence (and so cancel and gate nothing).
                 let same_time = prospect;
+                if let Some(aec) = &mut self.aec {
+                    let raw = mic;
+                    aec.process(&raw, if same_time { &far } else { &silence }, &mut mic);
+                }
                 let echo = self.gate_enabled
                     && self
                         .gate
@@ -465,6 +479,7 @@ mod tests {
     /// over each other; the far end leaks into the mic at −6 dB, 40 ms late.
     fn run_call(
         gate: bool,
+        cancel: bool,
         delay_ms: f64,
         coupling_db: f32,
     ) -> (Vec<Utterance>, Track, Track, f64, Option<f64>, Option<f32>) {
@@ -520,7 +535,7 @@ mod tests {
             .zip(noise(Noise::Pink, prospect.samples.len(), -65.0, 12))
             .map(|(a, b)| a + b)
             .collect();
-        let mut seg = CallSegmenter::new(SegmenterConfig::default(), gate);
+        let mut seg = CallSegmenter::new(SegmenterConfig::default(), gate, cancel);
         let mut events = Vec::new();
         let mut rng = Lcg(5);
         let (mut pm, mut pf) = (0, 0);
@@ -560,7 +575,7 @@ mod tests {
         for (delay_ms, coupling_db) in [(40.0, -6.0), (120.0, -10.0)] {
             let label = format!("{delay_ms} ms / {coupling_db} dB");
             let (ungated, rep, prospect, ungated_talk, _, _) =
-                run_call(false, delay_ms, coupling_db);
+                run_call(false, false, delay_ms, coupling_db);
             let truth_talk: f64 = rep.truth.iter().map(|(s, e)| e - s).sum();
             // Without the gate the echo is rep speech: the test scene is a real problem.
             assert!(
@@ -569,7 +584,7 @@ mod tests {
             );
             assert!(ungated.len() > rep.truth.len());
 
-            let (utts, rep, _, talk, lag, coupling) = run_call(true, delay_ms, coupling_db);
+            let (utts, rep, _, talk, lag, coupling) = run_call(true, false, delay_ms, coupling_db);
             let _ = &prospect;
             eprintln!("{label}: ungated rep talk {ungated_talk:.2} s, gated {talk:.2} s, truth {truth_talk:.2} s; lag {lag:?}, coupling {coupling:?}");
             for u in &utts {
@@ -618,7 +633,7 @@ mod tests {
     fn without_an_echo_path_nothing_is_gated() {
         // Headphones: the far end never reaches the mic. The rep talking over
         // the prospect must count in full.
-        let (utts, rep, _, talk, lag, _) = run_call(true, 40.0, -120.0);
+        let (utts, rep, _, talk, lag, _) = run_call(true, true, 40.0, -120.0);
         let truth_talk: f64 = rep.truth.iter().map(|(s, e)| e - s).sum();
         assert_eq!(lag, None, "no echo path, no lag");
         assert_eq!(utts.len(), rep.truth.len());
@@ -648,7 +663,7 @@ mod tests {
             12.0,
             -26.0,
         );
-        let mut seg = CallSegmenter::new(SegmenterConfig::default(), true);
+        let mut seg = CallSegmenter::new(SegmenterConfig::default(), true, true);
         let mut events = Vec::new();
         // The far end delivers its first 2 s, then stalls while the mic goes
         // on to 7 s; then the source fills the gap (silence) and resumes.

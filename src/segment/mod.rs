@@ -52,6 +52,7 @@
 //! echo on the mic from counting as rep speech ([`echo::EchoGate`]); the
 //! per-frame hook is [`Segmenter::push_frame`].
 
+pub mod aec;
 pub mod echo;
 pub mod vad;
 

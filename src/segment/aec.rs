@@ -23,7 +23,7 @@
 //! them); never the cpal callback. No allocation after `new` (the C states
 //! are allocated once there and freed on drop).
 //!
-//! The filter covers [`FILTER_MS`] (400 ms): delays of 0–250 ms plus the
+//! The filter covers [`FILTER_MS`] (400 ms, 25 frames): delays of 0–250 ms plus the
 //! first 150 ms of room reverb (with RT60 ≈ 0.4 s the tail is −22 dB by then
 //! and keeps falling; the residual suppressor takes what is left).
 //!
@@ -44,7 +44,6 @@ use super::FRAME_SAMPLES;
 /// Echo tail the adaptive filter covers (ms): delays up to 250 ms plus reverb.
 pub const FILTER_MS: usize = 400;
 const RATE: c_int = 16_000;
-const FILTER_SAMPLES: usize = FILTER_MS * 16;
 /// The far end counts as active this far above its noise floor (dB).
 const FAR_ACTIVE_DB: f32 = 10.0;
 /// The mic must be this far above its own floor for the echo to be audible.
@@ -87,6 +86,8 @@ extern "C" {
 /// Echo-canceller tuning.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AecConfig {
+    /// Echo tail the filter covers, ms (rounded up to whole 16 ms frames).
+    pub filter_ms: usize,
     /// Run the preprocessor's residual-echo suppressor after the filter.
     pub residual_suppression: bool,
     /// Largest noise attenuation the preprocessor may apply (dB, ≤ 0).
@@ -99,7 +100,7 @@ pub struct AecConfig {
 
 impl Default for AecConfig {
     fn default() -> Self {
-        AecConfig { residual_suppression: true, noise_suppress_db: 0 }
+        AecConfig { filter_ms: FILTER_MS, residual_suppression: true, noise_suppress_db: 0 }
     }
 }
 
@@ -131,8 +132,9 @@ unsafe impl Send for EchoCanceller {}
 
 impl EchoCanceller {
     pub fn new(cfg: &AecConfig) -> Self {
+        let filter_samples = (cfg.filter_ms * 16).div_ceil(FRAME_SAMPLES).max(1) * FRAME_SAMPLES;
         // SAFETY: plain constructors; a null return (out of memory) is checked.
-        let echo = NonNull::new(unsafe { speex_echo_state_init(FRAME_SAMPLES as c_int, FILTER_SAMPLES as c_int) })
+        let echo = NonNull::new(unsafe { speex_echo_state_init(FRAME_SAMPLES as c_int, filter_samples as c_int) })
             .expect("speex_echo_state_init");
         let mut rate = RATE;
         // SAFETY: `echo` is live; the request takes a pointer to an int.

@@ -33,7 +33,11 @@
 //! nothing gated, rep talk within 3 %.
 //!
 //! [`CallSegmenter`] wires it up: both speakers' segmenters, fed per-speaker
-//! chunks that it aligns frame by frame, with the gate between them.
+//! chunks that it aligns frame by frame, with the echo canceller
+//! ([`super::aec`]) and then the gate between them. The gate is the second
+//! line: it sees the cancelled mic, so it gates what the canceller left
+//! (while its filter converges, or past its 400 ms tail). The figures above
+//! are the gate alone (canceller off).
 
 use super::aec::{AecConfig, AecStatus, EchoCanceller};
 use super::{Segmenter, SegmenterConfig, SegmenterEvent, FRAME_S, FRAME_SAMPLES};

@@ -6,7 +6,7 @@
 //!
 //! [`EchoGate`] compares each mic frame's power with the far-end power a
 //! moment earlier. Two things are learned as the call goes:
-//! - the **lag** (0–200 ms) from far end to mic: the peak of the
+//! - the **lag** (0–272 ms) from far end to mic: the peak of the
 //!   cross-correlation of the two channels' log-energy envelopes over the
 //!   last few seconds in which the far end was talking;
 //! - the **coupling** (echo power / far-end power): the running median of
@@ -43,8 +43,9 @@ use super::aec::{AecConfig, AecStatus, EchoCanceller};
 use super::{Segmenter, SegmenterConfig, SegmenterEvent, FRAME_S, FRAME_SAMPLES};
 use crate::call::Speaker;
 
-/// Lags considered, in frames (0..=12 frames = 0–192 ms).
-const MAX_LAG_FRAMES: usize = 12;
+/// Lags considered, in frames (0..=17 frames = 0–272 ms: a 250 ms speaker
+/// path plus the canceller's 16 ms output delay, since the gate sees its output).
+const MAX_LAG_FRAMES: usize = 17;
 /// Envelope history used for the lag estimate (frames; about 4 s).
 const HISTORY_FRAMES: usize = 256;
 /// Re-estimate the lag every this many frames (128 ms).

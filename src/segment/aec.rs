@@ -54,6 +54,11 @@ const ERLE_STEP_DB: f32 = 0.1;
 /// of far-end-only speech) and stands at or above [`CONVERGED_ERLE_DB`].
 const CONVERGED_FRAMES: u64 = 100;
 const CONVERGED_ERLE_DB: f32 = 10.0;
+/// An echo path has been heard: the ERLE measured over this many frames
+/// stands at or above this (a headset's far-end-active frames hold only the
+/// rep's double-talk, which the filter leaves alone: about 0 dB).
+const ECHO_HEARD_FRAMES: u64 = 25;
+const ECHO_HEARD_DB: f32 = 6.0;
 
 // SpeexDSP's echo and preprocess API (speex/speex_echo.h, speex/speex_preprocess.h).
 #[repr(C)]
@@ -120,6 +125,17 @@ pub struct EchoCanceller {
     mic: [i16; FRAME_SAMPLES],
     far: [i16; FRAME_SAMPLES],
     out: [i16; FRAME_SAMPLES],
+    /// With the suppressor: its output (the previous frame's), the filter's
+    /// output for the previous frame, and that frame's mic power, far-end
+    /// activity and whether far-end speech was within the filter's tail.
+    suppressed: [i16; FRAME_SAMPLES],
+    linear_before: [i16; FRAME_SAMPLES],
+    mic_db_before: f32,
+    far_active_before: bool,
+    far_recent_before: bool,
+    /// Frames since the far end was last active, and the filter's length in frames.
+    far_quiet_frames: usize,
+    tail_frames: usize,
     far_floor_db: Option<f32>,
     mic_floor_db: Option<f32>,
     erle_db: f32,
@@ -166,6 +182,13 @@ impl EchoCanceller {
             mic: [0; FRAME_SAMPLES],
             far: [0; FRAME_SAMPLES],
             out: [0; FRAME_SAMPLES],
+            suppressed: [0; FRAME_SAMPLES],
+            linear_before: [0; FRAME_SAMPLES],
+            mic_db_before: -120.0,
+            far_active_before: false,
+            far_recent_before: false,
+            far_quiet_frames: usize::MAX,
+            tail_frames: filter_samples / FRAME_SAMPLES,
             far_floor_db: None,
             mic_floor_db: None,
             erle_db: 0.0,
@@ -183,24 +206,51 @@ impl EchoCanceller {
         // all three buffers hold exactly that many samples.
         unsafe {
             speex_echo_cancellation(self.echo.as_ptr(), self.mic.as_ptr(), self.far.as_ptr(), self.out.as_mut_ptr());
-            if let Some(pre) = self.pre {
-                speex_preprocess_run(pre.as_ptr(), self.out.as_mut_ptr());
-            }
         }
-        for (o, &s) in out.iter_mut().zip(&self.out) {
+        let mic_db = power_db(mic);
+        let far_db = power_db(far);
+        let far_floor = track_floor(&mut self.far_floor_db, far_db);
+        let far_active = far_db >= far_floor + FAR_ACTIVE_DB;
+        self.far_quiet_frames = if far_active { 0 } else { self.far_quiet_frames.saturating_add(1) };
+        let Some(pre) = self.pre else {
+            for (o, &s) in out.iter_mut().zip(&self.out) {
+                *o = s as f32 / 32768.0;
+            }
+            self.measure(mic_db, far_active, out);
+            return;
+        };
+        // The suppressor runs on every frame (it tracks the residual and the
+        // noise) but its output, a frame late, is used only where there is
+        // echo to suppress: within the filter's tail of far-end speech, once
+        // an echo path has been heard. Elsewhere the filter's own output goes
+        // out, held a frame to match; the rep's voice alone is never touched
+        // (its spectral gain changed Whisper's punctuation of questions on
+        // headset calls).
+        self.suppressed = self.out;
+        // SAFETY: as above; the buffer holds FRAME_SAMPLES samples.
+        unsafe { speex_preprocess_run(pre.as_ptr(), self.suppressed.as_mut_ptr()) };
+        let echo_heard = self.erle_frames >= ECHO_HEARD_FRAMES && self.erle_db >= ECHO_HEARD_DB;
+        let emitted = if self.far_recent_before && echo_heard { &self.suppressed } else { &self.linear_before };
+        for (o, &s) in out.iter_mut().zip(emitted) {
             *o = s as f32 / 32768.0;
         }
-        self.measure(mic, far, out);
+        self.linear_before = self.out;
+        // `out` is the previous frame's: measure it against that frame's mic.
+        let (mic_db_before, far_active_before) = (self.mic_db_before, self.far_active_before);
+        self.measure(mic_db_before, far_active_before, out);
+        self.mic_db_before = mic_db;
+        self.far_active_before = far_active;
+        self.far_recent_before = self.far_quiet_frames <= self.tail_frames;
     }
 
-    fn measure(&mut self, mic: &[f32; FRAME_SAMPLES], far: &[f32; FRAME_SAMPLES], out: &[f32; FRAME_SAMPLES]) {
-        let (mic_db, far_db, out_db) = (power_db(mic), power_db(far), power_db(out));
-        let far_floor = track_floor(&mut self.far_floor_db, far_db);
+    /// One frame's ERLE update: `mic_db` is the mic frame's power going in,
+    /// `out` the same frame cancelled.
+    fn measure(&mut self, mic_db: f32, far_active: bool, out: &[f32; FRAME_SAMPLES]) {
         let mic_floor = track_floor(&mut self.mic_floor_db, mic_db);
-        if far_db < far_floor + FAR_ACTIVE_DB || mic_db < mic_floor + ECHO_AUDIBLE_DB {
+        if !far_active || mic_db < mic_floor + ECHO_AUDIBLE_DB {
             return;
         }
-        let ratio = mic_db - out_db;
+        let ratio = mic_db - power_db(out);
         let step = if self.erle_frames < 200 { 4.0 * ERLE_STEP_DB } else { ERLE_STEP_DB };
         if self.erle_frames == 0 {
             self.erle_db = ratio;
@@ -208,6 +258,14 @@ impl EchoCanceller {
             self.erle_db += if ratio > self.erle_db { step } else { -step };
         }
         self.erle_frames += 1;
+    }
+
+    /// Whole frames between a mic frame going in and its cancelled frame
+    /// coming out: 1 with the residual suppressor (its overlap-add holds
+    /// one frame back), 0 with the filter alone. [`super::echo::CallSegmenter`]
+    /// takes it back out so the rep's utterances keep their call times.
+    pub fn output_delay_frames(&self) -> usize {
+        self.pre.is_some() as usize
     }
 
     pub fn status(&self) -> AecStatus {

@@ -6,7 +6,7 @@
 //!
 //! [`EchoGate`] compares each mic frame's power with the far-end power a
 //! moment earlier. Two things are learned as the call goes:
-//! - the **lag** (0–272 ms) from far end to mic: the peak of the
+//! - the **lag** (0–256 ms) from far end to mic: the peak of the
 //!   cross-correlation of the two channels' log-energy envelopes over the
 //!   last few seconds in which the far end was talking;
 //! - the **coupling** (echo power / far-end power): the running median of
@@ -43,9 +43,9 @@ use super::aec::{AecConfig, AecStatus, EchoCanceller};
 use super::{Segmenter, SegmenterConfig, SegmenterEvent, FRAME_S, FRAME_SAMPLES};
 use crate::call::Speaker;
 
-/// Lags considered, in frames (0..=17 frames = 0–272 ms: a 250 ms speaker
-/// path plus the canceller's 16 ms output delay, since the gate sees its output).
-const MAX_LAG_FRAMES: usize = 17;
+/// Lags considered, in frames (0..=16 frames = 0–256 ms: speaker paths up
+/// to 250 ms).
+const MAX_LAG_FRAMES: usize = 16;
 /// Envelope history used for the lag estimate (frames; about 4 s).
 const HISTORY_FRAMES: usize = 256;
 /// Re-estimate the lag every this many frames (128 ms).
@@ -308,6 +308,11 @@ pub struct CallSegmenter {
     /// Cancels the far end's echo from the mic before the gate, the VAD and
     /// Whisper see it (None when turned off: a headset, or testing without).
     aec: Option<EchoCanceller>,
+    /// With a canceller whose output is a frame late: the far-end frame of
+    /// the call time its next output belongs to, and whether it has output
+    /// anything yet (its first output is the frame before the call began).
+    delayed_far: [f32; FRAME_SAMPLES],
+    aec_primed: bool,
     /// Samples waiting for their partner, per channel (rep, prospect).
     queued: [Vec<f32>; 2],
     /// Index of the next frame of each channel (rep, prospect): its call time.
@@ -326,6 +331,8 @@ impl CallSegmenter {
             prospect: Segmenter::new(Speaker::Prospect, cfg),
             gate: EchoGate::new(EchoGateConfig::default()),
             aec: echo_cancel.then(|| EchoCanceller::new(&AecConfig::default())),
+            delayed_far: [0.0; FRAME_SAMPLES],
+            aec_primed: false,
             queued: [
                 Vec::with_capacity(2 * max_skew),
                 Vec::with_capacity(2 * max_skew),
@@ -361,6 +368,16 @@ impl CallSegmenter {
     /// Ends both channels (unpaired audio is processed against silence).
     pub fn finish(&mut self, out: &mut Vec<SegmenterEvent>) {
         self.drain(out, true);
+        // A canceller that holds a frame back releases it on one of silence.
+        if let Some(aec) = &mut self.aec {
+            if aec.output_delay_frames() == 1 && self.aec_primed {
+                let silence = [0.0f32; FRAME_SAMPLES];
+                let mut last = [0.0f32; FRAME_SAMPLES];
+                aec.process(&silence, &silence, &mut last);
+                let echo = self.gate_enabled && self.gate.process(&last, &self.delayed_far);
+                self.rep.push_frame(&last, echo, out);
+            }
+        }
         // Leftovers shorter than a frame go through the plain path.
         let rep_tail = std::mem::take(&mut self.queued[0]);
         let prospect_tail = std::mem::take(&mut self.queued[1]);
@@ -412,20 +429,30 @@ impl CallSegmenter {
                 self.next_frame[PROSPECT] += 1;
             }
             if rep {
-                let mut mic = take(REP, &mut used);
+                let raw = take(REP, &mut used);
                 // The canceller and the gate run once per mic frame, so their
                 // clock is the mic's; without the far end's frame of the same
                 // time they see silence (and so cancel and gate nothing).
-                let same_time = prospect;
-                if let Some(aec) = &mut self.aec {
-                    let raw = mic;
-                    aec.process(&raw, if same_time { &far } else { &silence }, &mut mic);
+                let far_now = if prospect { far } else { silence };
+                let frame = match &mut self.aec {
+                    None => Some((raw, far_now)),
+                    Some(aec) => {
+                        let mut cancelled = [0.0f32; FRAME_SAMPLES];
+                        aec.process(&raw, &far_now, &mut cancelled);
+                        if aec.output_delay_frames() == 1 {
+                            // `cancelled` is the previous frame's: pair it
+                            // with that frame's far end, at that frame's time.
+                            let far_then = std::mem::replace(&mut self.delayed_far, far_now);
+                            std::mem::replace(&mut self.aec_primed, true).then_some((cancelled, far_then))
+                        } else {
+                            Some((cancelled, far_now))
+                        }
+                    }
+                };
+                if let Some((mic, far_of_mic)) = frame {
+                    let echo = self.gate_enabled && self.gate.process(&mic, &far_of_mic);
+                    self.rep.push_frame(&mic, echo, out);
                 }
-                let echo = self.gate_enabled
-                    && self
-                        .gate
-                        .process(&mic, if same_time { &far } else { &silence });
-                self.rep.push_frame(&mic, echo, out);
                 self.next_frame[REP] += 1;
             }
         }

@@ -23,6 +23,13 @@
 //! them); never the cpal callback. No allocation after `new` (the C states
 //! are allocated once there and freed on drop).
 //!
+//! The residual suppressor's output is used only within the filter's tail
+//! of far-end speech once an echo path has been heard; elsewhere (the rep
+//! alone, or a headset call) the filter's output goes on untouched, so a
+//! call without echo is transcribed exactly as without the canceller. The
+//! suppressor holds each frame back by one; [`EchoCanceller::output_delay_frames`]
+//! says so and the segmenter re-times it.
+//!
 //! The filter covers [`FILTER_MS`] (400 ms, 25 frames): delays of 0–250 ms plus the
 //! first 150 ms of room reverb (with RT60 ≈ 0.4 s the tail is −22 dB by then
 //! and keeps falling; the residual suppressor takes what is left).
@@ -98,8 +105,9 @@ pub struct AecConfig {
     /// Largest noise attenuation the preprocessor may apply (dB, ≤ 0).
     /// None (0 dB): the VAD was tuned on unsuppressed audio, and the
     /// preprocessor suppresses echo and noise with one gain (measured on a
-    /// headset call: −3 dB of noise suppression moved rep talk by +2.3 %,
-    /// 0 dB by +1.3 %, the filter alone by 0).
+    /// headset call with the suppressor on every frame: −3 dB of noise
+    /// suppression moved rep talk by +2.3 %, 0 dB by +1.3 %, the filter alone
+    /// by 0).
     pub noise_suppress_db: i32,
 }
 

@@ -25,12 +25,13 @@ install_packages() {
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# Build tools (whisper.cpp is built from source by whisper-rs-sys; cpal needs ALSA headers)
+# Build tools (whisper.cpp is built from source by whisper-rs-sys; cpal needs ALSA headers;
+# the echo canceller links SpeexDSP, and libspeexdsp-dev pulls in its runtime libspeexdsp1)
 # and the runtime tools the demo and tests use (espeak-ng voices, PulseAudio null sinks,
 # headless Chromium for the overlay's browser test, with node and npm to run its driver,
 # installed from Debian only when no node is present, e.g. not over NodeSource's; and
 # Debian's python3 for the fake listener that tests/security.rs runs as another user).
-BUILD_PACKAGES=(build-essential cmake clang libclang-dev pkg-config libasound2-dev ca-certificates)
+BUILD_PACKAGES=(build-essential cmake clang libclang-dev pkg-config libasound2-dev libspeexdsp-dev ca-certificates)
 RUNTIME_PACKAGES=(espeak-ng sox pulseaudio pulseaudio-utils libasound2-plugins chromium python3)
 command -v node >/dev/null && command -v npm >/dev/null || RUNTIME_PACKAGES+=(nodejs npm)
 

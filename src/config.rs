@@ -117,11 +117,13 @@ pub struct CallSettings {
     pub auto_end_silence_min: f64,
     /// Suppress far-end echo on the mic channel.
     pub echo_gate: bool,
+    /// Cancel far-end echo from the mic's samples (SpeexDSP, before the gate).
+    pub echo_cancel: bool,
 }
 
 impl Default for CallSettings {
     fn default() -> Self {
-        CallSettings { auto_start: true, auto_start_speech_s: 2.0, auto_start_window_s: 30.0, auto_end_silence_min: 3.0, echo_gate: true }
+        CallSettings { auto_start: true, auto_start_speech_s: 2.0, auto_start_window_s: 30.0, auto_end_silence_min: 3.0, echo_gate: true, echo_cancel: true }
     }
 }
 
@@ -315,6 +317,16 @@ mod tests {
         assert!(err.contains("transcribe.threads"), "{err}");
         let err = Config::from_toml("[model]\nquant = \"q4\"\n", Path::new("/tmp/c.toml")).unwrap_err().to_string();
         assert!(err.contains("model.quant"), "{err}");
+    }
+
+    #[test]
+    fn echo_cancel_defaults_on_and_takes_only_a_bool() {
+        let config = Config::from_toml("", Path::new("/tmp/c.toml")).unwrap();
+        assert!(config.call.echo_cancel && config.call.echo_gate);
+        let config = Config::from_toml("[call]\necho_cancel = false\n", Path::new("/tmp/c.toml")).unwrap();
+        assert!(!config.call.echo_cancel && config.call.echo_gate);
+        let err = Config::from_toml("[call]\necho_cancel = \"yes\"\n", Path::new("/tmp/c.toml")).unwrap_err().to_string();
+        assert!(err.contains("boolean") && err.contains("/tmp/c.toml"), "{err}");
     }
 
     #[test]

@@ -140,6 +140,7 @@ pub fn pipeline_options(config: &Config, call_id: &str, label: &str, prep: CallP
     options.events_path = Some(events);
     options.segmenter = config.segmenter.clone();
     options.echo_gate = config.call.echo_gate;
+    options.echo_cancel = config.call.echo_cancel;
     options.coach = config.coach.clone();
     options.objections = Arc::new(ObjectionLibrary::builtin());
     options.prep = prep;
@@ -275,7 +276,7 @@ fn route(
     stop: &Arc<AtomicBool>,
 ) -> Result<(), DaemonError> {
     // A VAD that always runs, so calls can start and end by themselves.
-    let mut watcher = CallSegmenter::new(config.segmenter.clone(), config.call.echo_gate);
+    let mut watcher = CallSegmenter::new(config.segmenter.clone(), config.call.echo_gate, config.call.echo_cancel);
     let mut events = Vec::new();
     let mut samples = [0u64; 2];
     let mut recent_speech: [Vec<(f64, f64)>; 2] = [Vec::new(), Vec::new()];

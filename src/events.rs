@@ -71,6 +71,13 @@ pub struct Health {
     pub backlog: usize,
     /// Jobs dropped because transcription fell behind (partials only in live mode).
     pub dropped_jobs: u64,
+    /// Echo canceller: echo return loss enhancement (dB, smoothed; mic in
+    /// over cancelled out while the far end talks). Null while it is off or
+    /// no echo has been heard (a headset).
+    pub echo_erle_db: Option<f64>,
+    /// Echo canceller: its filter has converged (ERLE ≥ 10 dB, measured
+    /// over ≥ 1.6 s of far-end speech heard on the mic).
+    pub echo_converged: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub event: Option<HealthEvent>,
 }

@@ -4,7 +4,9 @@
 //!
 //! ```text
 //! audio::capture (cpal) / audio::replay (file)   16 kHz chunks per speaker (audio::source)
-//!   -> segment (+ segment::echo)                 VAD, echo gate, utterances; talk time comes from here
+//!   -> segment (+ segment::aec, segment::echo)   echo cancellation on the mic (SpeexDSP, far end as
+//!                                                reference), echo gate, VAD, utterances; talk time
+//!                                                comes from here
 //!   -> transcribe                                whisper on its own thread -> Segments
 //!   -> coach                                     pure state: metrics + rules -> prompts, verdicts
 //!        language                                the one judge (text, objections, stance, judge),

@@ -56,6 +56,9 @@ pub struct PipelineOptions {
     pub segmenter: SegmenterConfig,
     /// Suppress far-end echo on the mic channel (speakerphone).
     pub echo_gate: bool,
+    /// Cancel far-end echo from the mic's samples before the gate, the VAD
+    /// and Whisper (speakerphone).
+    pub echo_cancel: bool,
     pub coach: CoachConfig,
     pub objections: Arc<ObjectionLibrary>,
     /// Call-time interval between metrics messages.
@@ -76,6 +79,7 @@ impl PipelineOptions {
             realtime: true,
             segmenter: SegmenterConfig::default(),
             echo_gate: true,
+            echo_cancel: true,
             coach: CoachConfig::default(),
             objections: Arc::new(ObjectionLibrary::builtin()),
             metrics_interval_s: 0.5,
@@ -194,7 +198,7 @@ pub fn run_call<E: SpeechToText + 'static>(
     };
     let transcriber = Transcriber::spawn(engine, if options.realtime { 4 } else { 8 });
     let mut state = CallState {
-        segmenter: CallSegmenter::new(options.segmenter.clone(), options.echo_gate),
+        segmenter: CallSegmenter::new(options.segmenter.clone(), options.echo_gate, options.echo_cancel),
         coach: Coach::new(options.coach.clone(), options.prep.clone(), options.objections.clone()),
         voiced_s: [0.0; 2],
         last_far_end_voice_s: 0.0,
@@ -426,6 +430,7 @@ impl CallState {
 
     fn health(&self, transcriber: &Transcriber, event: Option<HealthEvent>) -> Health {
         let db = |ms: f64| if ms > 1e-10 { 10.0 * ms.log10() } else { -100.0 };
+        let aec = self.segmenter.echo_cancel_status().unwrap_or_default();
         Health {
             t_s: self.now_s(),
             level_db_rep: db(self.level_ms[0]),
@@ -433,6 +438,8 @@ impl CallState {
             far_end_silent: self.far_end_silent(),
             backlog: self.pending_finals.len() + transcriber.backlog(),
             dropped_jobs: self.outcome.dropped_jobs,
+            echo_erle_db: aec.erle_db.map(|db| (db as f64 * 10.0).round() / 10.0),
+            echo_converged: aec.converged,
             event,
         }
     }

@@ -257,6 +257,90 @@ pub fn write_stereo_wav(path: &Path, left: &[f32], right: &[f32]) -> Result<(), 
     writer.finalize().map_err(|e| SynthError::Wav(e.to_string()))
 }
 
+/// How the far end reaches a speakerphone's mic: a direct path `delay_ms`
+/// late plus a room's reverb (exponentially decaying noise, energy falling
+/// 60 dB in `rt60_s`, as much energy as the direct path), the whole echo
+/// `bleed_db` below the far end's level.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EchoPath {
+    pub bleed_db: f64,
+    pub delay_ms: f64,
+    pub rt60_s: f64,
+    /// Seeds the reverb's noise (and the mic's own noise floor).
+    pub seed: u64,
+}
+
+impl EchoPath {
+    /// The far end → mic impulse response at 16 kHz.
+    pub fn impulse_response(&self) -> Vec<f64> {
+        let delay = (self.delay_ms / 1000.0 * RATE as f64).round() as usize;
+        // Reverb from 2 ms after the direct sound, cut where it is 60 dB down.
+        let onset = (0.002 * RATE as f64) as usize;
+        let tail = (self.rt60_s * RATE as f64) as usize;
+        let mut h = vec![0.0f64; delay + onset + tail];
+        let mut rng = self.seed.wrapping_mul(2862933555777941757).wrapping_add(3037000493);
+        let mut reverb_energy = 0.0;
+        for (i, tap) in h[delay + onset..].iter_mut().enumerate() {
+            rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            let uniform = (rng >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0;
+            // Amplitude −60 dB at rt60: exp(−6.91 t / rt60).
+            *tap = uniform * (-6.91 * i as f64 / RATE as f64 / self.rt60_s).exp();
+            reverb_energy += *tap * *tap;
+        }
+        let reverb_gain = 1.0 / reverb_energy.sqrt();
+        for tap in &mut h[delay + onset..] {
+            *tap *= reverb_gain;
+        }
+        h[delay] = 1.0;
+        // Direct + reverb have energy 2; scale the whole path to the bleed.
+        let gain = 10f64.powf(self.bleed_db / 20.0) / 2f64.sqrt();
+        h.iter_mut().for_each(|tap| *tap *= gain);
+        h
+    }
+
+    /// The call as a speakerphone hears it: the far end convolved with the
+    /// echo path and added to the rep's mic, over a −65 dBFS noise floor.
+    /// The far-end channel and the truth stay as they were.
+    pub fn apply(&self, call: &RenderedCall) -> RenderedCall {
+        let echo = convolve(&call.prospect, &self.impulse_response());
+        let mut rng = self.seed ^ 0x9e37_79b9_7f4a_7c15;
+        let noise_amp = 10f64.powf(-65.0 / 20.0) * 3f64.sqrt();
+        let rep = call
+            .rep
+            .iter()
+            .zip(&echo)
+            .map(|(&s, &e)| {
+                rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                let uniform = (rng >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0;
+                (s as f64 + e + noise_amp * uniform) as f32
+            })
+            .collect();
+        RenderedCall { rep, prospect: call.prospect.clone(), truth: call.truth.clone() }
+    }
+}
+
+/// `signal` convolved with `h`, cut to the signal's length (one FFT).
+fn convolve(signal: &[f32], h: &[f64]) -> Vec<f64> {
+    use realfft::RealFftPlanner;
+    let n = (signal.len() + h.len()).next_power_of_two();
+    let mut planner = RealFftPlanner::<f64>::new();
+    let forward = planner.plan_fft_forward(n);
+    let inverse = planner.plan_fft_inverse(n);
+    let spectrum = |x: &mut Vec<f64>| {
+        let mut out = forward.make_output_vec();
+        forward.process(x, &mut out).expect("FFT sizes match");
+        out
+    };
+    let mut a: Vec<f64> = signal.iter().map(|&s| s as f64).chain(std::iter::repeat(0.0)).take(n).collect();
+    let mut b: Vec<f64> = h.iter().copied().chain(std::iter::repeat(0.0)).take(n).collect();
+    let (fa, fb) = (spectrum(&mut a), spectrum(&mut b));
+    let mut product: Vec<_> = fa.iter().zip(&fb).map(|(x, y)| x * y / n as f64).collect();
+    let mut out = inverse.make_output_vec();
+    inverse.process(&mut product, &mut out).expect("FFT sizes match");
+    out.truncate(signal.len());
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -276,6 +360,24 @@ mod tests {
         let err = parse_script("rep: hi\ncustomer: hello\n").unwrap_err().to_string();
         assert!(err.starts_with("line 2:"), "{err}");
         assert!(parse_script("pause: soon\n").unwrap_err().to_string().contains("soon"));
+    }
+
+    #[test]
+    fn echo_path_has_the_bleed_delay_and_decay_asked_for() {
+        let path = EchoPath { bleed_db: -12.0, delay_ms: 40.0, rt60_s: 0.4, seed: 1 };
+        let h = path.impulse_response();
+        let energy_db = 10.0 * h.iter().map(|t| t * t).sum::<f64>().log10();
+        assert!((energy_db + 12.0).abs() < 0.01, "{energy_db}");
+        assert!(h[..640].iter().all(|&t| t == 0.0) && h[640] > 0.0);
+        // Energy 200 ms into the tail is about 30 dB below its start.
+        let band = |from: usize| 10.0 * h[from..from + 160].iter().map(|t| t * t).sum::<f64>().log10();
+        let decay = band(640 + 32) - band(640 + 32 + 3200);
+        assert!((decay - 30.0).abs() < 4.0, "{decay}");
+        // Convolving an impulse gives the response back.
+        let mut signal = vec![0.0f32; 16_000];
+        signal[100] = 1.0;
+        let echoed = convolve(&signal, &h);
+        assert!((echoed[740] - h[640]).abs() < 1e-9);
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod brief;
 mod brief_audio;
 mod judgement;
 mod transcription;
+mod speakerphone;
 mod server;
 mod security;
 mod overlay;

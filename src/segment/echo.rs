@@ -6,7 +6,7 @@
 //!
 //! [`EchoGate`] compares each mic frame's power with the far-end power a
 //! moment earlier. Two things are learned as the call goes:
-//! - the **lag** (0–200 ms) from far end to mic: the peak of the
+//! - the **lag** (0–256 ms) from far end to mic: the peak of the
 //!   cross-correlation of the two channels' log-energy envelopes over the
 //!   last few seconds in which the far end was talking;
 //! - the **coupling** (echo power / far-end power): the running median of
@@ -33,13 +33,19 @@
 //! nothing gated, rep talk within 3 %.
 //!
 //! [`CallSegmenter`] wires it up: both speakers' segmenters, fed per-speaker
-//! chunks that it aligns frame by frame, with the gate between them.
+//! chunks that it aligns frame by frame, with the echo canceller
+//! ([`super::aec`]) and then the gate between them. The gate is the second
+//! line: it sees the cancelled mic, so it gates what the canceller left
+//! (while its filter converges, or past its 400 ms tail). The figures above
+//! are the gate alone (canceller off).
 
+use super::aec::{AecConfig, AecStatus, EchoCanceller};
 use super::{Segmenter, SegmenterConfig, SegmenterEvent, FRAME_S, FRAME_SAMPLES};
 use crate::call::Speaker;
 
-/// Lags considered, in frames (0..=12 frames = 0–192 ms).
-const MAX_LAG_FRAMES: usize = 12;
+/// Lags considered, in frames (0..=16 frames = 0–256 ms: speaker paths up
+/// to 250 ms).
+const MAX_LAG_FRAMES: usize = 16;
 /// Envelope history used for the lag estimate (frames; about 4 s).
 const HISTORY_FRAMES: usize = 256;
 /// Re-estimate the lag every this many frames (128 ms).
@@ -271,13 +277,13 @@ impl EchoGate {
     }
 }
 
-fn power_db(frame: &[f32]) -> f32 {
+pub(crate) fn power_db(frame: &[f32]) -> f32 {
     let p = frame.iter().map(|&s| (s as f64) * (s as f64)).sum::<f64>() / frame.len() as f64;
     (10.0 * (p + 1e-12).log10()) as f32
 }
 
 /// Noise floor: follows drops at once, rises 3 dB/s.
-fn track_floor(floor: &mut Option<f32>, db: f32) -> f32 {
+pub(crate) fn track_floor(floor: &mut Option<f32>, db: f32) -> f32 {
     let f = floor.get_or_insert(db);
     let before = *f;
     if db < *f {
@@ -299,6 +305,14 @@ pub struct CallSegmenter {
     rep: Segmenter,
     prospect: Segmenter,
     gate: EchoGate,
+    /// Cancels the far end's echo from the mic before the gate, the VAD and
+    /// Whisper see it (None when turned off: a headset, or testing without).
+    aec: Option<EchoCanceller>,
+    /// With a canceller whose output is a frame late: the far-end frame of
+    /// the call time its next output belongs to, and whether it has output
+    /// anything yet (its first output is the frame before the call began).
+    delayed_far: [f32; FRAME_SAMPLES],
+    aec_primed: bool,
     /// Samples waiting for their partner, per channel (rep, prospect).
     queued: [Vec<f32>; 2],
     /// Index of the next frame of each channel (rep, prospect): its call time.
@@ -308,14 +322,17 @@ pub struct CallSegmenter {
 }
 
 impl CallSegmenter {
-    /// `echo_gate`: turn the gate off when the rep uses headphones (nothing
-    /// to gate) or when testing without it.
-    pub fn new(cfg: SegmenterConfig, echo_gate: bool) -> Self {
+    /// `echo_gate`, `echo_cancel`: turn the gate or the canceller off when
+    /// the rep uses headphones (no echo path) or when testing without them.
+    pub fn new(cfg: SegmenterConfig, echo_gate: bool, echo_cancel: bool) -> Self {
         let max_skew = (1.0 * 16_000.0) as usize;
         CallSegmenter {
             rep: Segmenter::new(Speaker::Rep, cfg.clone()),
             prospect: Segmenter::new(Speaker::Prospect, cfg),
             gate: EchoGate::new(EchoGateConfig::default()),
+            aec: echo_cancel.then(|| EchoCanceller::new(&AecConfig::default())),
+            delayed_far: [0.0; FRAME_SAMPLES],
+            aec_primed: false,
             queued: [
                 Vec::with_capacity(2 * max_skew),
                 Vec::with_capacity(2 * max_skew),
@@ -337,6 +354,11 @@ impl CallSegmenter {
         &self.gate
     }
 
+    /// The echo canceller's ERLE and convergence (None when it is off).
+    pub fn echo_cancel_status(&self) -> Option<AecStatus> {
+        self.aec.as_ref().map(EchoCanceller::status)
+    }
+
     /// Feeds one speaker's 16 kHz samples; appends events from both channels.
     pub fn push(&mut self, speaker: Speaker, samples: &[f32], out: &mut Vec<SegmenterEvent>) {
         self.queued[speaker.channel()].extend_from_slice(samples);
@@ -346,6 +368,16 @@ impl CallSegmenter {
     /// Ends both channels (unpaired audio is processed against silence).
     pub fn finish(&mut self, out: &mut Vec<SegmenterEvent>) {
         self.drain(out, true);
+        // A canceller that holds a frame back releases it on one of silence.
+        if let Some(aec) = &mut self.aec {
+            if aec.output_delay_frames() == 1 && self.aec_primed {
+                let silence = [0.0f32; FRAME_SAMPLES];
+                let mut last = [0.0f32; FRAME_SAMPLES];
+                aec.process(&silence, &silence, &mut last);
+                let echo = self.gate_enabled && self.gate.process(&last, &self.delayed_far);
+                self.rep.push_frame(&last, echo, out);
+            }
+        }
         // Leftovers shorter than a frame go through the plain path.
         let rep_tail = std::mem::take(&mut self.queued[0]);
         let prospect_tail = std::mem::take(&mut self.queued[1]);
@@ -397,16 +429,30 @@ impl CallSegmenter {
                 self.next_frame[PROSPECT] += 1;
             }
             if rep {
-                let mic = take(REP, &mut used);
-                // The gate runs once per mic frame, so its clock is the mic's;
-                // without the far end's frame of the same time it sees silence
-                // (and so gates nothing).
-                let same_time = prospect;
-                let echo = self.gate_enabled
-                    && self
-                        .gate
-                        .process(&mic, if same_time { &far } else { &silence });
-                self.rep.push_frame(&mic, echo, out);
+                let raw = take(REP, &mut used);
+                // The canceller and the gate run once per mic frame, so their
+                // clock is the mic's; without the far end's frame of the same
+                // time they see silence (and so cancel and gate nothing).
+                let far_now = if prospect { far } else { silence };
+                let frame = match &mut self.aec {
+                    None => Some((raw, far_now)),
+                    Some(aec) => {
+                        let mut cancelled = [0.0f32; FRAME_SAMPLES];
+                        aec.process(&raw, &far_now, &mut cancelled);
+                        if aec.output_delay_frames() == 1 {
+                            // `cancelled` is the previous frame's: pair it
+                            // with that frame's far end, at that frame's time.
+                            let far_then = std::mem::replace(&mut self.delayed_far, far_now);
+                            std::mem::replace(&mut self.aec_primed, true).then_some((cancelled, far_then))
+                        } else {
+                            Some((cancelled, far_now))
+                        }
+                    }
+                };
+                if let Some((mic, far_of_mic)) = frame {
+                    let echo = self.gate_enabled && self.gate.process(&mic, &far_of_mic);
+                    self.rep.push_frame(&mic, echo, out);
+                }
                 self.next_frame[REP] += 1;
             }
         }
@@ -465,6 +511,7 @@ mod tests {
     /// over each other; the far end leaks into the mic at −6 dB, 40 ms late.
     fn run_call(
         gate: bool,
+        cancel: bool,
         delay_ms: f64,
         coupling_db: f32,
     ) -> (Vec<Utterance>, Track, Track, f64, Option<f64>, Option<f32>) {
@@ -520,7 +567,7 @@ mod tests {
             .zip(noise(Noise::Pink, prospect.samples.len(), -65.0, 12))
             .map(|(a, b)| a + b)
             .collect();
-        let mut seg = CallSegmenter::new(SegmenterConfig::default(), gate);
+        let mut seg = CallSegmenter::new(SegmenterConfig::default(), gate, cancel);
         let mut events = Vec::new();
         let mut rng = Lcg(5);
         let (mut pm, mut pf) = (0, 0);
@@ -560,7 +607,7 @@ mod tests {
         for (delay_ms, coupling_db) in [(40.0, -6.0), (120.0, -10.0)] {
             let label = format!("{delay_ms} ms / {coupling_db} dB");
             let (ungated, rep, prospect, ungated_talk, _, _) =
-                run_call(false, delay_ms, coupling_db);
+                run_call(false, false, delay_ms, coupling_db);
             let truth_talk: f64 = rep.truth.iter().map(|(s, e)| e - s).sum();
             // Without the gate the echo is rep speech: the test scene is a real problem.
             assert!(
@@ -569,7 +616,7 @@ mod tests {
             );
             assert!(ungated.len() > rep.truth.len());
 
-            let (utts, rep, _, talk, lag, coupling) = run_call(true, delay_ms, coupling_db);
+            let (utts, rep, _, talk, lag, coupling) = run_call(true, false, delay_ms, coupling_db);
             let _ = &prospect;
             eprintln!("{label}: ungated rep talk {ungated_talk:.2} s, gated {talk:.2} s, truth {truth_talk:.2} s; lag {lag:?}, coupling {coupling:?}");
             for u in &utts {
@@ -618,7 +665,7 @@ mod tests {
     fn without_an_echo_path_nothing_is_gated() {
         // Headphones: the far end never reaches the mic. The rep talking over
         // the prospect must count in full.
-        let (utts, rep, _, talk, lag, _) = run_call(true, 40.0, -120.0);
+        let (utts, rep, _, talk, lag, _) = run_call(true, true, 40.0, -120.0);
         let truth_talk: f64 = rep.truth.iter().map(|(s, e)| e - s).sum();
         assert_eq!(lag, None, "no echo path, no lag");
         assert_eq!(utts.len(), rep.truth.len());
@@ -648,7 +695,7 @@ mod tests {
             12.0,
             -26.0,
         );
-        let mut seg = CallSegmenter::new(SegmenterConfig::default(), true);
+        let mut seg = CallSegmenter::new(SegmenterConfig::default(), true, true);
         let mut events = Vec::new();
         // The far end delivers its first 2 s, then stalls while the mic goes
         // on to 7 s; then the source fills the gap (silence) and resumes.

@@ -49,9 +49,13 @@
 //! boundaries ≤ 0.15 s and talk time ≤ 3 %.
 //!
 //! Echo: a [`echo::CallSegmenter`] runs both speakers and stops far-end
-//! echo on the mic from counting as rep speech ([`echo::EchoGate`]); the
-//! per-frame hook is [`Segmenter::push_frame`].
+//! echo on the mic from counting as rep speech: first
+//! [`aec::EchoCanceller`] subtracts it from the mic's samples (so the VAD
+//! and Whisper hear the cancelled signal), then [`echo::EchoGate`] drops
+//! mic frames that are still only echo; the per-frame hook is
+//! [`Segmenter::push_frame`].
 
+pub mod aec;
 pub mod echo;
 pub mod vad;
 

@@ -13,6 +13,18 @@
 //! Run: `cargo bench --bench prompts` (needs the fetched model and
 //! espeak-ng; about 6 minutes per run). Env: CALLCOACH_MODEL,
 //! CALLCOACH_BENCH_RUNS (replays pooled into the figures, default 1).
+//!
+//! Labelled calls instead of the built-in script: `CALLCOACH_BENCH_CALLS=DIR`
+//! (or a `:`-separated list of directories and `NAME.txt` scripts, each with its
+//! `NAME.toml`; format `tests/fixtures/calls/FORMAT.md`) renders each call as
+//! `callcoach eval --mode audio` does (`brief::eval::load_labelled` +
+//! `brief::eval::render`), replays it at `--speed 1` with its prep, and pairs every
+//! truth objection with the first `objection_detected` prompt of its type that
+//! was triggered no earlier than 1 s before the start of the prospect line
+//! carrying its quote and arrived by that line's end + 10 s (the eval's matching
+//! window). Latency is arrival minus the line's end. Only figures are printed —
+//! no transcript, script or evidence text, so held-out calls stay unread.
+//! `CALLCOACH_BENCH_MAX_CALLS=N` keeps the N shortest calls (rendered length).
 
 mod support;
 use support::percentile;
@@ -22,6 +34,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use callcoach::brief::eval::{self, LabelledCall};
 use callcoach::call::Speaker;
 use callcoach::coach::CoachConfig;
 use callcoach::synth::{self, RenderedCall, TruthLine, Voices};
@@ -158,6 +171,11 @@ fn main() {
     assert!(model.is_file(), "{} is missing: run scripts/setup.sh (it fetches the model)", model.display());
     let runs: usize = std::env::var("CALLCOACH_BENCH_RUNS").ok().and_then(|r| r.parse().ok()).unwrap_or(1).max(1);
     let dir = tempfile::Builder::new().prefix("callcoach-bench-prompts-").tempdir().expect("temp dir");
+    if let Some(calls) = std::env::var_os("CALLCOACH_BENCH_CALLS") {
+        let max_calls = std::env::var("CALLCOACH_BENCH_MAX_CALLS").ok().map(|n| n.parse::<usize>().expect("CALLCOACH_BENCH_MAX_CALLS is a number"));
+        bench_calls(&calls, max_calls, runs, &model, dir.path());
+        return;
+    }
 
     let lines = synth::parse_script(SCRIPT).expect("valid script");
     let call = synth::render(&lines, &Voices::default()).expect("espeak-ng renders the script (is it installed?)");
@@ -176,7 +194,8 @@ fn main() {
     for run in 1..=runs {
         let run_dir = dir.path().join(format!("run{run}"));
         std::fs::create_dir_all(&run_dir).expect("run directory");
-        let listened = replay_and_listen(&wav, &model, &run_dir, call.duration_s());
+        let prep = ["--account", "ACME", "--contact", "Dana Lee", "--role", "VP Operations"].map(std::ffi::OsString::from);
+        let listened = replay_and_listen(&wav, &model, &run_dir, call.duration_s(), &prep, false);
         measure(run, &objections, &talk_truth, &listened, &mut measured);
     }
     let m = &measured;
@@ -301,14 +320,16 @@ fn measure(run: usize, objections: &[ScriptedObjection], talk_truth: &[f64], lis
 
 /// Replays the call through the real binary with the overlay served, and
 /// records every prompt and metrics message as it arrives on a WebSocket.
-fn replay_and_listen(wav: &Path, model: &Path, dir: &Path, duration_s: f64) -> Listened {
+/// `prep`: the prep flags. `quiet`: the replay's stderr goes to `dir/stderr.log`
+/// instead of this process's stderr (held-out calls: nothing of them is shown).
+fn replay_and_listen(wav: &Path, model: &Path, dir: &Path, duration_s: f64, prep: &[std::ffi::OsString], quiet: bool) -> Listened {
     let config_home = dir.join("config");
     let mut child = Command::new(env!("CARGO_BIN_EXE_callcoach"))
         .arg("replay")
         .arg(wav)
         .args(["--speed", "1", "--serve", "0", "--linger", "2", "--out"])
         .arg(dir.join("out"))
-        .args(["--account", "ACME", "--contact", "Dana Lee", "--role", "VP Operations"])
+        .args(prep)
         .env("CALLCOACH_LOG", "warn")
         .env("CALLCOACH_MODEL", model)
         .env("XDG_DATA_HOME", dir.join("data"))
@@ -320,16 +341,25 @@ fn replay_and_listen(wav: &Path, model: &Path, dir: &Path, duration_s: f64) -> L
         .expect("starting callcoach replay");
     let run = Instant::now();
     let mut stderr = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let log_path = dir.join("stderr.log");
+    let mut log = quiet.then(|| std::fs::File::create(&log_path).expect("stderr log"));
+    let mut forward = move |line: &str| match log.as_mut() {
+        Some(file) => {
+            use std::io::Write;
+            let _ = writeln!(file, "{line}");
+        }
+        None => eprintln!("callcoach: {line}"),
+    };
     let url = loop {
         match stderr.next() {
             Some(Ok(line)) => match line.strip_prefix("overlay: ") {
                 Some(url) => break url.trim().to_string(),
-                None => eprintln!("callcoach: {line}"),
+                None => forward(&line),
             },
             _ => panic!("callcoach replay exited before serving the overlay: {:?}", child.wait()),
         }
     };
-    std::thread::spawn(move || stderr.map_while(Result::ok).for_each(|line| eprintln!("callcoach: {line}")));
+    std::thread::spawn(move || stderr.map_while(Result::ok).for_each(|line| forward(&line)));
     let token = callcoach::server::load_or_create_token(&config_home.join("callcoach").join("token")).expect("the daemon's token");
     let ws_url = format!("{}ws?token={}", url.replacen("http://", "ws://", 1), token.as_str());
 
@@ -450,4 +480,201 @@ fn table_row(what: &str, values: &[f64], goal: &str) {
         cell(percentile(&sorted, 0.95)),
         cell(sorted.last().copied().unwrap_or(f64::NAN)),
     );
+}
+
+/// The eval's objection window (`brief::eval`): a prompt may be triggered from
+/// 1 s before the start of the line carrying the quote, and must reach the
+/// WebSocket by 10 s after the line's end.
+const MATCH_BEFORE_S: f64 = 1.0;
+const MATCH_AFTER_S: f64 = 10.0;
+/// The bar: every objection prompt on the WebSocket ≤ 1.0 s after its line ends.
+const BAR_S: f64 = 1.0;
+
+/// One call's (or the pool's) objection figures.
+#[derive(Default)]
+struct CallFigures {
+    due: usize,
+    /// Truth objections without a quote: no line, so no due time.
+    unlocated: usize,
+    latencies: Vec<f64>,
+    missed: usize,
+    other_prompts: usize,
+}
+
+impl CallFigures {
+    fn add(&mut self, other: &CallFigures) {
+        self.due += other.due;
+        self.unlocated += other.unlocated;
+        self.latencies.extend(&other.latencies);
+        self.missed += other.missed;
+        self.other_prompts += other.other_prompts;
+    }
+
+    fn within_bar(&self) -> usize {
+        self.latencies.iter().filter(|l| **l <= BAR_S).count()
+    }
+
+    fn pass(&self) -> bool {
+        self.missed == 0 && self.within_bar() == self.latencies.len()
+    }
+
+    fn row(&self, name: &str, length_s: Option<f64>) -> String {
+        let mut sorted = self.latencies.clone();
+        sorted.sort_by(f64::total_cmp);
+        let cell = |v: f64| if v.is_nan() { "—".to_string() } else { format!("{v:.2}") };
+        let share = if self.due == 0 { "—".to_string() } else { format!("{}/{} ({:.0}%)", self.within_bar(), self.due, 100.0 * self.within_bar() as f64 / self.due as f64) };
+        format!(
+            "| {name} | {} | {} | {} | {} | {} | {} | {} | {share} | {} | {} |",
+            length_s.map_or("—".into(), |s| format!("{s:.0}")),
+            self.due,
+            self.latencies.len(),
+            self.missed,
+            cell(percentile(&sorted, 0.5)),
+            cell(percentile(&sorted, 0.95)),
+            cell(sorted.last().copied().unwrap_or(f64::NAN)),
+            self.other_prompts,
+            if self.pass() { "pass" } else { "FAIL" },
+        )
+    }
+}
+
+/// The labelled calls named by CALLCOACH_BENCH_CALLS: directories, or `NAME.txt` scripts.
+fn load_calls(spec: &std::ffi::OsStr) -> Vec<LabelledCall> {
+    let mut calls: Vec<LabelledCall> = Vec::new();
+    for entry in std::env::split_paths(spec).filter(|p| !p.as_os_str().is_empty()) {
+        if entry.is_dir() {
+            calls.extend(eval::load_labelled(&entry).unwrap_or_else(|e| panic!("{e}")));
+        } else {
+            let parent = entry.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            let found = eval::load_labelled(parent).unwrap_or_else(|e| panic!("{e}"));
+            let call = found
+                .into_iter()
+                .find(|c| c.script_path.file_name() == entry.file_name())
+                .unwrap_or_else(|| panic!("{}: not a labelled call (NAME.txt with NAME.toml)", entry.display()));
+            calls.push(call);
+        }
+    }
+    calls.sort_by(|a, b| a.name.cmp(&b.name));
+    calls.dedup_by(|a, b| a.name == b.name);
+    assert!(!calls.is_empty(), "CALLCOACH_BENCH_CALLS names no labelled call");
+    calls
+}
+
+/// Replays labelled calls at speed 1 and reports, per call and pooled, how
+/// long after the end of each truth objection's line its prompt arrived.
+fn bench_calls(spec: &std::ffi::OsStr, max_calls: Option<usize>, runs: usize, model: &Path, dir: &Path) {
+    let mut calls = load_calls(spec);
+    let total = calls.len();
+    // Rendered lengths (the audio is dropped: a call's stereo is tens of MB).
+    let mut lengths: Vec<(f64, LabelledCall)> = calls
+        .drain(..)
+        .map(|call| {
+            let rendered = eval::render(&call).unwrap_or_else(|e| panic!("espeak-ng renders the call (is it installed?): {e}"));
+            (rendered.duration_s(), call)
+        })
+        .collect();
+    lengths.sort_by(|a, b| a.0.total_cmp(&b.0));
+    if let Some(n) = max_calls {
+        lengths.truncate(n.max(1));
+    }
+    lengths.sort_by(|a, b| a.1.name.cmp(&b.1.name));
+    let audio_s: f64 = lengths.iter().map(|(s, _)| s).sum();
+    eprintln!("{} of {total} call(s), {audio_s:.0} s of audio, {runs} replay(s) each at speed 1…", lengths.len());
+
+    let mut rows = Vec::new();
+    let mut pooled = CallFigures::default();
+    let mut passed = 0;
+    for (length_s, call) in &lengths {
+        let rendered = eval::render(call).unwrap_or_else(|e| panic!("{e}"));
+        let call_dir = dir.join(&call.name);
+        std::fs::create_dir_all(&call_dir).expect("call directory");
+        let wav = call_dir.join("call.wav");
+        rendered.write_wav(&wav).expect("writing the call");
+        let prep_path = call_dir.join("prep.toml");
+        std::fs::write(&prep_path, toml::to_string(&call.prep).expect("prep as TOML")).expect("writing the prep");
+        let prep = [std::ffi::OsString::from("--prep-file"), prep_path.into_os_string()];
+        // Each truth objection's line: (start, end) in the rendered call.
+        let windows: Vec<Option<(f64, f64)>> =
+            call.objection_lines.iter().map(|l| l.and_then(|i| rendered.truth.get(i)).map(|t| (t.start_s, t.end_s))).collect();
+        let kinds: Vec<&str> = call.truth.objections.iter().map(|o| o.kind.as_str()).collect();
+        drop(rendered);
+        let mut figures = CallFigures::default();
+        for run in 1..=runs {
+            let run_dir = call_dir.join(format!("run{run}"));
+            std::fs::create_dir_all(&run_dir).expect("run directory");
+            let started = Instant::now();
+            let listened = replay_and_listen(&wav, model, &run_dir, *length_s, &prep, true);
+            let run_figures = measure_call(&kinds, &windows, &listened);
+            eprintln!(
+                "{} run {run}: {:.0} s wall, {}/{} objection prompts matched",
+                call.name,
+                started.elapsed().as_secs_f64(),
+                run_figures.latencies.len(),
+                run_figures.due
+            );
+            figures.add(&run_figures);
+        }
+        let _ = std::fs::remove_dir_all(&call_dir);
+        if figures.pass() {
+            passed += 1;
+        }
+        rows.push(figures.row(&call.name, Some(*length_s)));
+        pooled.add(&figures);
+    }
+
+    println!(
+        "## Objection prompt latency on labelled calls (replay at --speed 1, {} cores, {runs} run(s) per call)\n",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    println!(
+        "{} call(s), {audio_s:.0} s of audio. Latency = prompt on the WebSocket − end of the prospect line carrying the quote; \
+         missed = no `objection_detected` prompt of the type by the line's end + {MATCH_AFTER_S:.0} s. Goal: every objection ≤ {BAR_S:.1} s.\n",
+        lengths.len()
+    );
+    println!("| call | length (s) | objections due | prompts matched | missed | p50 (s) | p95 (s) | max (s) | ≤ {BAR_S:.1} s | other objection prompts | bar |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+    for row in &rows {
+        println!("{row}");
+    }
+    println!("{}", pooled.row(&format!("**pooled** ({passed}/{} calls pass)", lengths.len()), Some(audio_s)));
+    if pooled.unlocated > 0 {
+        println!("\n{} truth objection(s) without a quote were not timed.", pooled.unlocated);
+    }
+    let list = std::env::var("CALLCOACH_BENCH_CALLS").unwrap_or_default();
+    let max = max_calls.map_or(String::new(), |n| format!(" CALLCOACH_BENCH_MAX_CALLS={n}"));
+    println!("\nCommand: `CALLCOACH_BENCH_CALLS={list}{max} cargo bench --bench prompts` (CALLCOACH_BENCH_RUNS={runs})");
+}
+
+/// Pairs each truth objection (its type and its line's start and end) with the
+/// first unused `objection_detected` prompt of that type inside the window.
+fn measure_call(kinds: &[&str], windows: &[Option<(f64, f64)>], listened: &Listened) -> CallFigures {
+    let Listened { started, prompts, metrics, .. } = listened;
+    let offset = metrics.iter().map(|(at, t_s)| secs_since(*started, *at) - t_s).fold(f64::INFINITY, f64::min);
+    // Arrival on the WebSocket, in call time.
+    let arrived = |a: &Arrival| secs_since(*started, a.at) - offset;
+    let mut figures = CallFigures::default();
+    let mut used = vec![false; prompts.len()];
+    for (kind, window) in kinds.iter().zip(windows) {
+        let Some((start, end)) = *window else {
+            figures.unlocated += 1;
+            continue;
+        };
+        figures.due += 1;
+        let found = prompts.iter().enumerate().position(|(i, a)| {
+            !used[i]
+                && a.kind == "objection_detected"
+                && a.objection.as_deref() == Some(*kind)
+                && a.t_trigger_s >= start - MATCH_BEFORE_S
+                && arrived(a) <= end + MATCH_AFTER_S
+        });
+        match found {
+            Some(i) => {
+                used[i] = true;
+                figures.latencies.push(arrived(&prompts[i]) - end);
+            }
+            None => figures.missed += 1,
+        }
+    }
+    figures.other_prompts = prompts.iter().enumerate().filter(|(i, a)| !used[*i] && a.kind == "objection_detected").count();
+    figures
 }

@@ -47,8 +47,9 @@ fn explain_open_error(path: &Path, error: io::Error) -> io::Error {
     error
 }
 
+/// The uid this process acts as: the owner its files and peers must have.
 #[cfg(unix)]
-fn effective_uid() -> u32 {
+pub fn effective_uid() -> u32 {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc::geteuid() }
 }

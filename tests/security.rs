@@ -19,8 +19,7 @@ use crate::util;
 const NOBODY: &str = "65534";
 
 fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    unsafe { libc::geteuid() == 0 }
+    callcoach::private_file::effective_uid() == 0
 }
 
 /// `bash -c script` as uid/gid 65534 with no supplementary groups.

@@ -236,10 +236,9 @@ fn brush_off(reply: &Reply<'_>, sentences: &[Sentence], first_question: Option<u
     if !(contrast_in_opening || contrast_next) {
         return None;
     }
-    let words: Vec<&String> = sentences.iter().flat_map(|s| s.words.iter()).collect();
+    let words: Vec<String> = sentences.iter().flat_map(|s| s.words.iter().cloned()).collect();
     let quantified = words.iter().any(|w| w.chars().next().is_some_and(|c| c.is_ascii_digit()));
-    let all: Vec<String> = words.iter().map(|w| w.to_string()).collect();
-    let concrete = first_of(&all, &lex.concrete_paths).is_some();
+    let concrete = first_of(&words, &lex.concrete_paths).is_some();
     let question_on_topic = first_question.is_some_and(|i| {
         let asked = std::slice::from_ref(&sentences[i]);
         on_topic(reply, asked, lex)

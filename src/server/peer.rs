@@ -30,11 +30,7 @@ pub fn socket_owner(local: SocketAddr, remote: SocketAddr) -> io::Result<Option<
     Ok(None)
 }
 
-/// The uid of this process, the one a peer must match.
-pub fn own_uid() -> u32 {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() }
-}
+pub use crate::private_file::effective_uid as own_uid;
 
 /// A peer may talk to the daemon when it runs as the daemon's user, or as
 /// root (who can read the token file anyway).

@@ -22,6 +22,7 @@
 //! synth, wer                                     synthetic calls and word error rate (tests, benches, demo)
 //! config, prep                                   raw TOML -> validated Config; the call's prep
 //! private_file                                   every file that holds a call: 0600, no-follow, atomic
+//! parallel                                       batch work on every core (evaluation, rendering)
 //! ```
 //!
 //! `call` holds the types every stage shares (`Speaker`, `Utterance`, `Segment`).
@@ -37,6 +38,7 @@ pub mod history;
 pub mod journal;
 pub mod language;
 pub mod model;
+pub mod parallel;
 pub mod pipeline;
 pub mod prep;
 pub mod private_file;

@@ -120,7 +120,9 @@ enum Command {
         /// "text" (from the scripts) or "audio" (espeak-ng → whisper → brief).
         #[arg(long, default_value = "text")]
         mode: String,
-        /// "train" (tuned on), "heldout" (frozen, scored only) or "both", side by side.
+        /// "train" (tuned on), "heldout" (every frozen set, scored only), one held-out set
+        /// ("heldout1".."heldout3", newest last), "both" (train and all held-out) or "each"
+        /// (train and each held-out set), side by side.
         #[arg(long, default_value = "both")]
         set: String,
         /// Also write the full report as JSON here.
@@ -406,13 +408,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Eval { dir, mode, set, json, model } => {
             let sets: Vec<(String, Vec<PathBuf>)> = match (&dir, set.as_str()) {
                 (Some(d), _) => vec![("labelled".to_string(), vec![d.clone()])],
-                (None, "both") => ["train", "heldout"]
-                    .iter()
-                    .map(|s| (s.to_string(), brief::eval::set_dirs(s).expect("known set")))
-                    .collect(),
+                (None, "both" | "each") => {
+                    let mut names = vec!["train"];
+                    if set == "both" {
+                        names.push("heldout");
+                    } else {
+                        names.extend(brief::eval::HELDOUT_SETS.iter().map(|(name, _)| *name));
+                    }
+                    names.iter().map(|s| (s.to_string(), brief::eval::set_dirs(s).expect("known set"))).collect()
+                }
                 (None, s) => match brief::eval::set_dirs(s) {
                     Some(dirs) => vec![(s.to_string(), dirs)],
-                    None => anyhow::bail!("unknown eval set '{s}' (expected \"train\", \"heldout\" or \"both\")"),
+                    None => anyhow::bail!(
+                        "unknown eval set '{s}' (expected \"train\", \"heldout\", \"heldout1\".. \"heldout3\", \"both\" or \"each\")"
+                    ),
                 },
             };
             let model = model.unwrap_or_else(|| config.model_path.clone());
@@ -420,7 +429,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             for (name, dirs) in &sets {
                 let calls = brief::eval::load_set(name, dirs)?;
                 let report = match mode.as_str() {
-                    "text" => brief::eval::evaluate_set(name, &calls, "text (mode a)", &mut brief::eval::text_record)?,
+                    "text" => brief::eval::evaluate_text_set(name, &calls)?,
                     "audio" => eval_from_audio(&config, name, &calls, &model)?,
                     other => anyhow::bail!("unknown eval mode '{other}' (expected \"text\" or \"audio\")"),
                 };

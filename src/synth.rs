@@ -51,11 +51,14 @@ pub struct RenderedCall {
     pub rep: Vec<f32>,
     pub prospect: Vec<f32>,
     pub truth: Vec<TruthLine>,
+    /// Samples per channel; the channels are empty when only the timing was asked
+    /// for ([`time_lines`]).
+    pub samples: usize,
 }
 
 impl RenderedCall {
     pub fn duration_s(&self) -> f64 {
-        self.rep.len().max(self.prospect.len()) as f64 / RATE as f64
+        self.samples.max(self.rep.len()).max(self.prospect.len()) as f64 / RATE as f64
     }
 
     /// Measured speech seconds per speaker.
@@ -140,43 +143,190 @@ pub fn parse_script(text: &str) -> Result<Vec<ScriptLine>, SynthError> {
 
 /// Renders `lines` with espeak-ng.
 pub fn render(lines: &[ScriptLine], voices: &Voices) -> Result<RenderedCall, SynthError> {
-    let mut rep = Vec::new();
-    let mut prospect = Vec::new();
-    let mut truth = Vec::with_capacity(lines.len());
-    let mut cursor = voices.lead_in_s;
-    for line in lines {
-        let voice = match line.speaker {
-            Speaker::Rep => &voices.rep,
-            Speaker::Prospect => &voices.prospect,
-        };
-        let speech = speak(&line.text, voice, voices.speed)?;
-        let start_s = (cursor + line.gap_before_s).max(0.0);
-        let start = (start_s * RATE as f64).round() as usize;
+    let speech = speak_all(lines, voices)?;
+    let spoken: Vec<SpokenLine> = speech.iter().map(|s| SpokenLine::measure(s)).collect();
+    let (truth, starts, samples) = lay_out(lines, &spoken, voices);
+    let mut rep = vec![0.0; samples];
+    let mut prospect = vec![0.0; samples];
+    for ((line, speech), start) in lines.iter().zip(&speech).zip(starts) {
         let channel = match line.speaker {
             Speaker::Rep => &mut rep,
             Speaker::Prospect => &mut prospect,
         };
-        if channel.len() < start + speech.len() {
-            channel.resize(start + speech.len(), 0.0);
-        }
-        for (out, sample) in channel[start..].iter_mut().zip(&speech) {
+        for (out, sample) in channel[start..].iter_mut().zip(speech) {
             *out += sample;
         }
-        let (first, last, speech_s) = measure_speech(&speech);
+    }
+    Ok(RenderedCall { rep, prospect, truth, samples })
+}
+
+/// Where `lines` land when rendered, without keeping the samples: the truth lines
+/// and the call's length, exactly as [`render`] gives them. Text-mode evaluation
+/// needs nothing else, and with `cache` (a file of measured lines, keyed by voice,
+/// speed, espeak-ng version and text) a line is spoken once per machine, not once
+/// per run.
+pub fn time_lines(lines: &[ScriptLine], voices: &Voices, cache: Option<&Path>) -> Result<RenderedCall, SynthError> {
+    let keys: Vec<String> = lines.iter().map(|l| timing_cache::key(voice_of(voices, l.speaker), voices.speed, &l.text)).collect();
+    let cached = match cache {
+        Some(path) => timing_cache::look_up(path, &keys),
+        None => vec![None; keys.len()],
+    };
+    let missing: Vec<ScriptLine> =
+        lines.iter().zip(&cached).filter(|(_, c)| c.is_none()).map(|(l, _)| l.clone()).collect();
+    let mut fresh = std::collections::HashMap::new();
+    for (line, speech) in missing.iter().zip(speak_all(&missing, voices)?) {
+        let key = timing_cache::key(voice_of(voices, line.speaker), voices.speed, &line.text);
+        fresh.insert(key, SpokenLine::measure(&speech));
+    }
+    if let Some(path) = cache {
+        timing_cache::store(path, &fresh);
+    }
+    let spoken: Vec<SpokenLine> = keys
+        .iter()
+        .zip(cached)
+        .map(|(k, c)| c.or_else(|| fresh.get(k).copied()).expect("every line was timed"))
+        .collect();
+    let (truth, _, samples) = lay_out(lines, &spoken, voices);
+    Ok(RenderedCall { rep: Vec::new(), prospect: Vec::new(), truth, samples })
+}
+
+/// One spoken line, measured: its length and where its speech is.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct SpokenLine {
+    samples: usize,
+    first_s: f64,
+    last_s: f64,
+    speech_s: f64,
+}
+
+impl SpokenLine {
+    fn measure(speech: &[f32]) -> SpokenLine {
+        let (first_s, last_s, speech_s) = measure_speech(speech);
+        SpokenLine { samples: speech.len(), first_s, last_s, speech_s }
+    }
+}
+
+/// Places the spoken lines one after another (with each line's gap) and returns the
+/// truth lines, each line's first sample, and the call's length in samples.
+fn lay_out(lines: &[ScriptLine], spoken: &[SpokenLine], voices: &Voices) -> (Vec<TruthLine>, Vec<usize>, usize) {
+    let mut truth = Vec::with_capacity(lines.len());
+    let mut starts = Vec::with_capacity(lines.len());
+    let mut end = 0usize;
+    let mut cursor = voices.lead_in_s;
+    for (line, spoken) in lines.iter().zip(spoken) {
+        let start_s = (cursor + line.gap_before_s).max(0.0);
+        let start = (start_s * RATE as f64).round() as usize;
+        end = end.max(start + spoken.samples);
         truth.push(TruthLine {
             speaker: line.speaker,
             text: line.text.clone(),
-            start_s: start_s + first,
-            end_s: start_s + last,
-            speech_s,
+            start_s: start_s + spoken.first_s,
+            end_s: start_s + spoken.last_s,
+            speech_s: spoken.speech_s,
         });
-        cursor = start_s + speech.len() as f64 / RATE as f64;
+        starts.push(start);
+        cursor = start_s + spoken.samples as f64 / RATE as f64;
     }
     let total = ((cursor + voices.tail_s) * RATE as f64).round() as usize;
-    rep.resize(total.max(rep.len()), 0.0);
-    prospect.resize(rep.len().max(prospect.len()), 0.0);
-    rep.resize(prospect.len(), 0.0);
-    Ok(RenderedCall { rep, prospect, truth })
+    (truth, starts, total.max(end))
+}
+
+fn voice_of(voices: &Voices, speaker: Speaker) -> &str {
+    match speaker {
+        Speaker::Rep => &voices.rep,
+        Speaker::Prospect => &voices.prospect,
+    }
+}
+
+/// The line-timing cache of [`time_lines`]: one tab-separated line per spoken line,
+/// appended (a short `write` on an `O_APPEND` file, so concurrent runs interleave
+/// whole lines). A line that does not parse is skipped; the worst a bad cache does
+/// is make a line be spoken again.
+mod timing_cache {
+    use std::collections::HashMap;
+    use std::io::Write;
+    use std::path::{Path, PathBuf};
+    use std::sync::{Mutex, OnceLock};
+
+    use super::SpokenLine;
+
+    /// The espeak-ng version, part of every key: another version speaks differently.
+    fn espeak_version() -> &'static str {
+        static VERSION: OnceLock<String> = OnceLock::new();
+        VERSION.get_or_init(|| {
+            std::process::Command::new("espeak-ng")
+                .arg("--version")
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+                .unwrap_or_default()
+        })
+    }
+
+    pub fn key(voice: &str, speed: u32, text: &str) -> String {
+        format!("{}|{voice}|{speed}|{}", espeak_version(), text.replace(['\t', '\n'], " "))
+    }
+
+    type Lines = HashMap<String, SpokenLine>;
+
+    /// The cache files read so far in this process (each is read once).
+    fn memo() -> &'static Mutex<HashMap<PathBuf, Lines>> {
+        static MEMO: OnceLock<Mutex<HashMap<PathBuf, Lines>>> = OnceLock::new();
+        MEMO.get_or_init(Default::default)
+    }
+
+    /// The cached timing of each key, if any.
+    pub fn look_up(path: &Path, keys: &[String]) -> Vec<Option<SpokenLine>> {
+        let mut memo = memo().lock().unwrap_or_else(|e| e.into_inner());
+        let lines = memo.entry(path.to_path_buf()).or_insert_with(|| read(path));
+        keys.iter().map(|k| lines.get(k).copied()).collect()
+    }
+
+    fn read(path: &Path) -> Lines {
+        let Ok(text) = std::fs::read_to_string(path) else { return HashMap::new() };
+        text.lines()
+            .filter_map(|line| {
+                let mut f = line.split('\t');
+                let key = f.next()?.to_string();
+                let spoken = SpokenLine {
+                    samples: f.next()?.parse().ok()?,
+                    first_s: f.next()?.parse().ok()?,
+                    last_s: f.next()?.parse().ok()?,
+                    speech_s: f.next()?.parse().ok()?,
+                };
+                Some((key, spoken))
+            })
+            .collect()
+    }
+
+    pub fn store(path: &Path, fresh: &Lines) {
+        if fresh.is_empty() {
+            return;
+        }
+        let mut memo = memo().lock().unwrap_or_else(|e| e.into_inner());
+        memo.entry(path.to_path_buf()).or_default().extend(fresh.iter().map(|(k, v)| (k.clone(), *v)));
+        drop(memo);
+        let mut text = String::new();
+        for (key, s) in fresh {
+            // f64's Display prints the shortest text that parses back to the same value.
+            text.push_str(&format!("{key}\t{}\t{}\t{}\t{}\n", s.samples, s.first_s, s.last_s, s.speech_s));
+        }
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let written = std::fs::OpenOptions::new().create(true).append(true).open(path).and_then(|mut f| f.write_all(text.as_bytes()));
+        if let Err(e) = written {
+            tracing::warn!("line-timing cache {}: {e}; lines will be spoken again next time", path.display());
+        }
+    }
+}
+
+/// Speaks every line, one espeak-ng process per line and as many at once as the
+/// machine has cores: the lines are independent, and the evaluation renders
+/// thousands of them (it spent most of its time waiting on one process at a time).
+fn speak_all(lines: &[ScriptLine], voices: &Voices) -> Result<Vec<Vec<f32>>, SynthError> {
+    crate::parallel::map_in_order(lines, |line| speak(&line.text, voice_of(voices, line.speaker), voices.speed))
+        .into_iter()
+        .collect()
 }
 
 /// Runs espeak-ng and returns 16 kHz mono samples.
@@ -315,7 +465,7 @@ impl EchoPath {
                 (s as f64 + e + noise_amp * uniform) as f32
             })
             .collect();
-        RenderedCall { rep, prospect: call.prospect.clone(), truth: call.truth.clone() }
+        RenderedCall { rep, prospect: call.prospect.clone(), truth: call.truth.clone(), samples: call.samples }
     }
 }
 

@@ -22,7 +22,7 @@ fn set(name: &str) -> Vec<LabelledCall> {
 fn reports() -> &'static [EvalReport; 2] {
     static REPORTS: OnceLock<[EvalReport; 2]> = OnceLock::new();
     REPORTS.get_or_init(|| {
-        let run = |name: &str| eval::evaluate_set(name, &set(name), "text (mode a)", &mut eval::text_record).unwrap();
+        let run = |name: &str| eval::evaluate_text_set(name, &set(name)).unwrap();
         [run("train"), run("heldout")]
     })
 }

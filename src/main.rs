@@ -130,6 +130,13 @@ enum Command {
         json: Option<PathBuf>,
         #[arg(long)]
         model: Option<PathBuf>,
+        /// Only the calls whose names start with one of these (repeatable).
+        #[arg(long)]
+        only: Vec<String>,
+        /// Judge with this stance model instead of the shipped one (e.g. one trained
+        /// `--without` the calls scored: cross-validation of the whole brief).
+        #[arg(long)]
+        stance_model: Option<PathBuf>,
     },
     /// Train the objection stance model on the train calls (never the held-out ones)
     /// and write it (the shipped one is config/stance_model.json).
@@ -151,6 +158,9 @@ enum Command {
         /// Print the cross-validated errors at this threshold (train lines only).
         #[arg(long)]
         explain: Option<f32>,
+        /// Leave out the train calls whose names start with one of these (repeatable).
+        #[arg(long)]
+        without: Vec<String>,
     },
     /// Render a scripted call with espeak-ng into a stereo WAV (left = rep, right = prospect).
     Synth {
@@ -405,7 +415,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let report = callcoach::history::patterns(&store, rep.as_deref(), now - chrono::Duration::days(days), now)?;
             print!("{}", report.to_markdown());
         }
-        Command::Eval { dir, mode, set, json, model } => {
+        Command::Eval { dir, mode, set, json, model, only, stance_model } => {
+            if let Some(path) = stance_model {
+                let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+                let model = serde_json::from_str(&text).with_context(|| format!("{} is not a stance model", path.display()))?;
+                anyhow::ensure!(callcoach::language::stance::StanceModel::use_instead(model), "a stance model was already in use");
+            }
             let sets: Vec<(String, Vec<PathBuf>)> = match (&dir, set.as_str()) {
                 (Some(d), _) => vec![("labelled".to_string(), vec![d.clone()])],
                 (None, "both" | "each") => {
@@ -427,7 +442,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let model = model.unwrap_or_else(|| config.model_path.clone());
             let mut reports = Vec::new();
             for (name, dirs) in &sets {
-                let calls = brief::eval::load_set(name, dirs)?;
+                let mut calls = brief::eval::load_set(name, dirs)?;
+                if !only.is_empty() {
+                    calls.retain(|c| only.iter().any(|p| c.name.starts_with(p.as_str())));
+                }
                 let report = match mode.as_str() {
                     "text" => brief::eval::evaluate_text_set(name, &calls)?,
                     "audio" => eval_from_audio(&config, name, &calls, &model)?,
@@ -441,9 +459,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     .with_context(|| format!("writing {}", path.display()))?;
             }
         }
-        Command::TrainJudge { out, no_ngrams, l2, iterations, positive_weight, cv_only, explain } => {
+        Command::TrainJudge { out, no_ngrams, l2, iterations, positive_weight, cv_only, explain, without } => {
             let ngrams = !no_ngrams;
-            let calls = brief::eval::load_set("train", &brief::eval::set_dirs("train").expect("train set"))?;
+            let mut calls = brief::eval::load_set("train", &brief::eval::set_dirs("train").expect("train set"))?;
+            calls.retain(|c| !without.iter().any(|p| c.name.starts_with(p.as_str())));
             let options = callcoach::language::stance::TrainOptions { l2, iterations, positive_weight, ..Default::default() };
             if let Some(threshold) = explain {
                 let lines = brief::eval::training_lines(&calls, ngrams);

@@ -496,6 +496,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn timing_alone_lands_every_line_where_the_rendering_does_and_the_cache_keeps_it() {
+        let lines = parse_script("rep: Hi Dana, thanks for the time.\npause: 1.5\nprospect: Sure. What is this about?\noverlap: 0.4\nrep: Two minutes, promise.\n").unwrap();
+        let voices = Voices::default();
+        let rendered = render(&lines, &voices).expect("espeak-ng");
+        let dir = tempfile::tempdir().unwrap();
+        let cache = dir.path().join("timings.tsv");
+        for _ in 0..2 {
+            let timed = time_lines(&lines, &voices, Some(&cache)).unwrap();
+            assert!(timed.rep.is_empty() && timed.prospect.is_empty());
+            assert_eq!(timed.duration_s(), rendered.duration_s());
+            for (t, r) in timed.truth.iter().zip(&rendered.truth) {
+                assert_eq!((t.start_s, t.end_s, t.speech_s), (r.start_s, r.end_s, r.speech_s), "{}", t.text);
+            }
+        }
+        // The second pass read the cache: one line per spoken line, none twice.
+        assert_eq!(std::fs::read_to_string(&cache).unwrap().lines().count(), lines.len());
+    }
+
+    #[test]
     fn parses_script_with_directives() {
         let script = "# a call\nrep: Hi Dana.\npause: 2\nprospect: Hello.\noverlap: 0.5\nrep: Sorry, go on.\n";
         let lines = parse_script(script).unwrap();

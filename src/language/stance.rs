@@ -30,6 +30,8 @@ pub const LABELS: usize = 6;
 const CUES_TOML: &str = include_str!("../../config/stance.toml");
 const MODEL_JSON: &str = include_str!("../../config/stance_model.json");
 
+static BUILTIN: OnceLock<Arc<StanceModel>> = OnceLock::new();
+
 #[derive(Debug, Clone)]
 enum Pattern {
     /// A run of whole words.
@@ -260,12 +262,19 @@ pub struct StanceModel {
 }
 
 impl StanceModel {
-    /// The model shipped in `config/stance_model.json`.
+    /// The model shipped in `config/stance_model.json`, or the one
+    /// [`StanceModel::use_instead`] put in its place.
     pub fn builtin() -> Arc<StanceModel> {
-        static MODEL: OnceLock<Arc<StanceModel>> = OnceLock::new();
-        MODEL
+        BUILTIN
             .get_or_init(|| Arc::new(serde_json::from_str(MODEL_JSON).expect("config/stance_model.json is valid (tested)")))
             .clone()
+    }
+
+    /// Makes `model` the process's model, before anything has judged a line: how
+    /// `callcoach eval --stance-model` scores calls with a model trained without
+    /// them (cross-validation of the whole brief). False when one is already in use.
+    pub fn use_instead(model: StanceModel) -> bool {
+        BUILTIN.set(Arc::new(model)).is_ok()
     }
 
     /// Probabilities of the labels (none, then each type).

@@ -259,7 +259,13 @@ pub fn classify(a: &Analysis, config: &BriefConfig) -> (Outcome, Vec<RootCause>)
         // unprepared, or let the demo run on, meets objections as a symptom, and
         // summing them buries the cause under its symptoms. (On train, saturating
         // every category instead lost 5 points of primary root cause; this gained 1.)
-        let score: f64 = fs.iter().enumerate().map(|(i, f)| f.weight * if category == Category::Objection { 0.5f64.powi(i as i32) } else { 1.0 }).sum();
+        let mut score: f64 = fs.iter().enumerate().map(|(i, f)| f.weight * if category == Category::Objection { 0.5f64.powi(i as i32) } else { 1.0 }).sum();
+        // A prospect who agreed a dated next step was not lost on an objection: what
+        // went unanswered counts half. (Train truth: 1 of 33 calls lost on an objection
+        // had a secured next step; 68 of 80 calls with one were good.)
+        if category == Category::Objection && a.next_step.secured {
+            score *= 0.5;
+        }
         if score + 1e-9 < config.min_root_cause_score {
             continue;
         }

@@ -1,5 +1,5 @@
-//! Objection: an objection left unhandled 3.0 (+1.0 when the prospect had to repeat
-//! it); the rep dismissing a concern 2.0. The objections themselves, and whether
+//! Objection: an objection left unhandled 1.5–3.0 by how sure the judge was that it is
+//! one (+1.0 when the prospect had to repeat it); the rep dismissing a concern 2.0. The objections themselves, and whether
 //! each was handled, are the live judge's.
 
 use crate::brief::{CallRecord, Category, FlagMetric, ObjectionRecord, Severity, Verdicts};
@@ -71,7 +71,7 @@ pub(super) fn from_verdicts(a: &mut Analysis, record: &CallRecord, verdicts: &Ve
                 metric: FlagMetric::UnresolvedObjection,
                 severity: Severity::High,
                 category: Category::Objection,
-                weight: 3.0 + if repeats > 0 { 1.0 } else { 0.0 },
+                weight: unhandled_weight(first.score) + if repeats > 0 { 1.0 } else { 0.0 },
                 detail: format!("{} objection {}", first.kind, assessment),
             });
             for &m in &chain[1..] {
@@ -98,6 +98,19 @@ pub(super) fn from_verdicts(a: &mut Analysis, record: &CallRecord, verdicts: &Ve
             id: Some(first.id),
         });
     }
+}
+
+/// What one unhandled objection weighs: 3.0 when the judge was sure the prospect
+/// objected, down to 1.5 for a reading just over the model's threshold. One
+/// borderline reading left unanswered is not enough to call a call bad (the rep may
+/// rightly have heard no objection in it); two are, and so is one the prospect had
+/// to repeat. (Leave-one-author-out on train: most good calls judged bad had one
+/// fumbled objection the model had barely read as one.)
+fn unhandled_weight(detection_score: f32) -> f64 {
+    const SURE: f64 = 0.7;
+    let threshold = crate::language::stance::StanceModel::builtin().threshold as f64;
+    let confidence = ((detection_score as f64 - threshold) / (SURE - threshold).max(1e-6)).clamp(0.0, 1.0);
+    1.5 + 1.5 * confidence
 }
 
 /// "I'd have to run it by our VP of Operations" -> "our VP of Operations".

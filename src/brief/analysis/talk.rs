@@ -1,6 +1,6 @@
 //! Talk time from the VAD utterances (segments' spans for a hand-made record), the
 //! rep's longest run and busiest window, questions asked, and the talk_ratio
-//! findings: rep share ≥ `talk_ratio_high` (65%): 2.0 + 20 × the share above it; a monologue
+//! findings: rep share ≥ `talk_ratio_high` (65%): 1.0 + 20 × the share above it; a monologue
 //! over `monologue_long_s` 1.0 (+0.5 over 90 s); the prospect's answers shrinking
 //! to a word or two 1.5.
 
@@ -157,7 +157,9 @@ pub(super) fn findings(a: &mut Analysis, utterances: &[Utterance], config: &Brie
                 Severity::Medium
             },
             category: Category::TalkRatio,
-            weight: 2.0 + 20.0 * (m.talk_ratio_rep - config.talk_ratio_high),
+            // Alone, a cause from 70% (METHOD's salvage row: "rep talked 70%+"); from
+            // 65% with a long monologue or a disengaging prospect beside it.
+            weight: 1.0 + 20.0 * (m.talk_ratio_rep - config.talk_ratio_high),
             detail: format!(
                 "the rep talked {:.0}% of the call ({:.0}% from {})",
                 m.talk_ratio_rep * 100.0,

@@ -17,3 +17,4 @@ mod overlay;
 mod capture;
 mod pulse;
 mod live;
+mod history_pg;

@@ -1,0 +1,340 @@
+//! Issue 11 against a real PostgreSQL server: each test starts a private one
+//! (Debian's `postgresql` binaries: initdb in a temp dir, its own port and socket
+//! directory, stopped by PID at the end) and drives the real `callcoach` binary
+//! with real replays of a short fixture call. No system service is used.
+//!
+//! PostgreSQL refuses to run as root, so as root (CI) the server runs as uid
+//! 65534 (`setpriv`, like tests/security.rs) in a temp dir that uid owns.
+
+use std::collections::BTreeSet;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use crate::util::{callcoach, model_path, repo_root, stderr, stdout, temp_dir, write_call};
+use callcoach::history::{HistoryStore, PgHistory, TeamUrl};
+
+const NOBODY: &str = "65534";
+const USER: &str = "callcoach";
+/// Must never appear in any output of callcoach.
+const PASSWORD: &str = "pw-S3cret-7f2a";
+const DATABASE: &str = "team";
+
+/// The newest `/usr/lib/postgresql/N/bin`; fails (never skips) without it.
+fn pg_bin_dir() -> PathBuf {
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| Some((e.file_name().to_str()?.parse().ok()?, e.path().join("bin"))))
+        .filter(|(_, bin): &(u32, PathBuf)| bin.join("initdb").is_file())
+        .collect();
+    versions.sort();
+    versions.pop().map(|(_, bin)| bin).expect("PostgreSQL's initdb is missing: run scripts/test.sh (it installs Debian's postgresql)")
+}
+
+fn is_root() -> bool {
+    callcoach::private_file::effective_uid() == 0
+}
+
+/// A private PostgreSQL server, stopped by PID when dropped.
+struct PgServer {
+    dir: tempfile::TempDir,
+    bin: PathBuf,
+    port: u16,
+    pid: Option<i32>,
+}
+
+impl PgServer {
+    fn start() -> PgServer {
+        let dir = tempfile::Builder::new().prefix("callcoach-pg-").tempdir().unwrap();
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        std::fs::write(dir.path().join("pwfile"), format!("{PASSWORD}\n")).unwrap();
+        std::fs::create_dir(dir.path().join("socket")).unwrap();
+        if is_root() {
+            for entry in ["", "pwfile", "socket"] {
+                let path = std::ffi::CString::new(dir.path().join(entry).into_os_string().into_encoded_bytes()).unwrap();
+                assert_eq!(unsafe { libc::chown(path.as_ptr(), 65534, 65534) }, 0, "chown {entry}");
+            }
+        }
+        let mut server = PgServer { bin: pg_bin_dir(), dir, port, pid: None };
+        let data = server.dir.path().join("data");
+        let output = server
+            .command("initdb")
+            .arg("-D")
+            .arg(&data)
+            .args(["-U", USER, "--auth=scram-sha-256", "-E", "UTF8", "--no-locale", "--no-sync", "--pwfile"])
+            .arg(server.dir.path().join("pwfile"))
+            .output()
+            .expect("initdb runs");
+        assert!(output.status.success(), "initdb: {}", stderr(&output));
+        server.resume();
+        server.sql("postgres", &format!("CREATE DATABASE {DATABASE}"));
+        server
+    }
+
+    /// Runs one of PostgreSQL's programs, as uid 65534 when we are root.
+    fn command(&self, program: &str) -> Command {
+        let path = self.bin.join(program);
+        if is_root() {
+            let mut command = Command::new("setpriv");
+            command.args(["--reuid", NOBODY, "--regid", NOBODY, "--clear-groups"]).arg(path);
+            command
+        } else {
+            Command::new(path)
+        }
+    }
+
+    /// Starts (again) on the same port and data; waits until it accepts connections.
+    fn resume(&mut self) {
+        let data = self.dir.path().join("data");
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=40",
+            self.port,
+            self.dir.path().join("socket").display()
+        );
+        let output = self
+            .command("pg_ctl")
+            .arg("-D")
+            .arg(&data)
+            .args(["-o", &options, "-l"])
+            .arg(self.dir.path().join("server.log"))
+            .args(["-w", "-t", "30", "start"])
+            .output()
+            .expect("pg_ctl runs");
+        let log = std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default();
+        assert!(output.status.success(), "pg_ctl start: {}{}\n{log}", stdout(&output), stderr(&output));
+        let pid_file = std::fs::read_to_string(data.join("postmaster.pid")).unwrap();
+        self.pid = Some(pid_file.lines().next().unwrap().trim().parse().unwrap());
+    }
+
+    /// Fast shutdown by PID (SIGINT), waiting until the server is gone.
+    fn stop(&mut self) {
+        let Some(pid) = self.pid.take() else { return };
+        unsafe { libc::kill(pid, libc::SIGINT) };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while unsafe { libc::kill(pid, 0) } == 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("postgresql://{USER}:{PASSWORD}@127.0.0.1:{}/{DATABASE}?sslmode=disable", self.port)
+    }
+
+    fn client(&self, database: &str) -> postgres::Client {
+        let url = format!("postgresql://{USER}:{PASSWORD}@127.0.0.1:{}/{database}", self.port);
+        postgres::Client::connect(&url, postgres::NoTls).expect("the test connects")
+    }
+
+    fn sql(&self, database: &str, sql: &str) {
+        self.client(database).batch_execute(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
+    /// `(rep, call_id)` of every call in the team store.
+    fn calls(&self) -> Vec<(String, String)> {
+        self.client(DATABASE)
+            .query("SELECT rep, call_id FROM calls ORDER BY rep", &[])
+            .unwrap()
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect()
+    }
+}
+
+impl Drop for PgServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A short call from the non-held-out fixture: the opening and the agreed next step.
+fn short_call(dir: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(repo_root().join("tests/fixtures/calls/sample.txt")).unwrap();
+    let lines: Vec<&str> = text.lines().filter(|l| l.starts_with("rep:") || l.starts_with("prospect:")).collect();
+    let script = [lines[0], lines[1], lines[lines.len() - 2], lines[lines.len() - 1]].join("\n");
+    write_call(dir, "short.wav", &script).0
+}
+
+/// One rep's laptop: its own data and config folders.
+struct Laptop {
+    home: PathBuf,
+}
+
+impl Laptop {
+    fn new(root: &Path, name: &str) -> Laptop {
+        let home = root.join(name);
+        std::fs::create_dir_all(home.join("data")).unwrap();
+        std::fs::create_dir_all(home.join("config")).unwrap();
+        Laptop { home }
+    }
+
+    fn callcoach(&self, url: &str) -> Command {
+        let mut command = callcoach();
+        command
+            .env("XDG_DATA_HOME", self.home.join("data"))
+            .env("XDG_CONFIG_HOME", self.home.join("config"))
+            .env("HOME", &self.home)
+            .env("CALLCOACH_MODEL", model_path())
+            .env("CALLCOACH_HISTORY_URL", url)
+            .env_remove("PGPASSWORD")
+            .env_remove("PGPASSFILE");
+        command
+    }
+
+    fn replay(&self, url: &str, wav: &Path, rep: &str) -> Command {
+        let mut command = self.callcoach(url);
+        command
+            .arg("replay")
+            .arg(wav)
+            .args(["--speed", "max", "--rep-name", rep, "--account", &format!("{rep} Account"), "--contact", "Tina"]);
+        command
+    }
+
+    fn briefs(&self) -> usize {
+        std::fs::read_dir(self.home.join("data/callcoach/briefs")).map(|d| d.count()).unwrap_or(0)
+    }
+}
+
+fn assert_ok(what: &str, output: &Output) {
+    assert!(output.status.success(), "{what} failed: {}", stderr(output));
+    assert!(!stderr(output).contains(PASSWORD) && !stdout(output).contains(PASSWORD), "{what} printed the password");
+}
+
+/// Bars 1 and 3, and the export: four replays at once, four laptops, one team store.
+#[test]
+fn four_reps_replaying_at_once_share_one_store() {
+    let server = PgServer::start();
+    let dir = temp_dir();
+    let wav = short_call(dir.path());
+    let reps = ["Avery", "Blake", "Casey", "Devon"];
+    let laptops: Vec<Laptop> = reps.iter().map(|r| Laptop::new(dir.path(), r)).collect();
+    let url = server.url();
+    let children: Vec<_> = laptops
+        .iter()
+        .zip(reps)
+        .map(|(laptop, rep)| laptop.replay(&url, &wav, rep).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped()).spawn().unwrap())
+        .collect();
+    for (child, rep) in children.into_iter().zip(reps) {
+        assert_ok(&format!("{rep}'s replay"), &child.wait_with_output().unwrap());
+    }
+    let calls = server.calls();
+    let in_store: BTreeSet<&str> = calls.iter().map(|(rep, _)| rep.as_str()).collect();
+    assert_eq!(calls.len(), 4, "{calls:?}");
+    assert_eq!(in_store, reps.into_iter().collect());
+
+    // The manager's view from Avery's laptop: every rep, and the team.
+    let output = laptops[0].callcoach(&url).arg("patterns").output().unwrap();
+    assert_ok("patterns", &output);
+    let report = stdout(&output);
+    for rep in reps {
+        assert!(report.contains(&format!("| {rep} | 1 |")), "{rep} missing:\n{report}");
+    }
+    assert!(report.contains("| team | 4 |"), "{report}");
+    let output = laptops[0].callcoach(&url).args(["patterns", "--rep", "Casey"]).output().unwrap();
+    let narrowed = stdout(&output);
+    assert!(narrowed.contains("| Casey | 1 |") && !narrowed.contains("| Avery |"), "{narrowed}");
+
+    // The CRM export, from Blake's laptop: a header and one RFC 4180 row per call.
+    let output = laptops[1].callcoach(&url).args(["export", "--format", "csv", "--since", "2000-01-01"]).output().unwrap();
+    assert_ok("export csv", &output);
+    let csv = stdout(&output);
+    let lines: Vec<&str> = csv.split_terminator("\r\n").collect();
+    assert_eq!(lines[0], "call_id,date,started_at,account,contact,rep,outcome,primary_root_cause,salvage_action,next_step,crm_note");
+    assert_eq!(lines.len(), 5, "{csv}");
+    assert!(lines.iter().any(|l| l.contains(",Devon Account,Tina,Devon,")), "{csv}");
+    let output = laptops[1].callcoach(&url).args(["export", "--format", "json", "--rep", "Devon"]).output().unwrap();
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&stdout(&output)).expect("export json parses");
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["rep"], "Devon");
+    assert!(!rows[0]["crm_note"].as_str().unwrap().is_empty(), "{:?}", rows[0]);
+    let output = laptops[1].callcoach(&url).args(["export", "--format", "json", "--since", "2999-01-01"]).output().unwrap();
+    assert_eq!(stdout(&output).trim(), "[]");
+}
+
+/// Bar 2 and the credentials: with the server down a replay still writes its brief
+/// and exits 0 within the connect timeout's reach; errors name the target, never
+/// the password; after the server is back, `history sync` brings the call in once.
+#[test]
+fn a_call_made_offline_waits_and_syncs_exactly_once() {
+    let mut server = PgServer::start();
+    let dir = temp_dir();
+    let wav = short_call(dir.path());
+    let laptop = Laptop::new(dir.path(), "Elliot");
+    let url = server.url();
+    let target = format!("127.0.0.1:{}/{DATABASE}", server.port);
+    server.stop();
+
+    let output = laptop.replay(&url, &wav, "Elliot").output().unwrap();
+    assert_ok("the offline replay", &output);
+    assert!(stderr(&output).contains(&target), "the warning names the target: {}", stderr(&output));
+    assert_eq!(laptop.briefs(), 1, "the brief is written while the team store is down");
+
+    let output = laptop.callcoach(&url).args(["history", "sync"]).output().unwrap();
+    assert!(!output.status.success(), "sync with the server down must fail");
+    let message = stderr(&output);
+    assert!(message.contains(&target) && !message.contains(PASSWORD), "{message}");
+
+    server.resume();
+    let output = laptop.callcoach(&url).args(["history", "sync"]).output().unwrap();
+    assert_ok("sync", &output);
+    assert!(stdout(&output).contains("1 call(s) pushed, 0 waiting"), "{}", stdout(&output));
+    let output = laptop.callcoach(&url).args(["history", "sync"]).output().unwrap();
+    assert!(stdout(&output).contains("0 call(s) pushed, 0 waiting"), "{}", stdout(&output));
+    let calls = server.calls();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(calls[0].0, "Elliot");
+
+    // Credentials without the URL's password: PGPASSWORD, then a password file.
+    let bare = format!("postgresql://{USER}@127.0.0.1:{}/{DATABASE}?sslmode=disable", server.port);
+    let output = laptop.callcoach(&bare).args(["history", "sync"]).env("PGPASSWORD", PASSWORD).output().unwrap();
+    assert_ok("sync with PGPASSWORD", &output);
+    let passfile = dir.path().join("pgpass");
+    callcoach::private_file::write_atomic(&passfile, format!("127.0.0.1:{}:{DATABASE}:{USER}:{PASSWORD}\n", server.port).as_bytes()).unwrap();
+    let output = laptop.callcoach(&bare).args(["history", "sync"]).env("PGPASSFILE", &passfile).output().unwrap();
+    assert_ok("sync with a password file", &output);
+    // A wrong password: refused, and neither password is printed.
+    let wrong = url.replace(PASSWORD, "not-the-Password-1");
+    let output = laptop.callcoach(&wrong).args(["history", "sync"]).output().unwrap();
+    let message = stderr(&output);
+    assert!(!output.status.success() && message.contains(&target), "{message}");
+    assert!(!message.contains("not-the-Password-1") && !message.contains(PASSWORD), "{message}");
+}
+
+/// Many daemons starting and writing at once: migrations apply once, under the
+/// lock, and concurrent upserts of one call id leave one row.
+#[test]
+fn daemons_starting_at_once_migrate_once_and_write_each_call_once() {
+    let server = PgServer::start();
+    let url = TeamUrl::parse(&server.url(), None).unwrap();
+    let call = |id: &str, rep: &str| callcoach::history::PastCall {
+        call_id: id.into(),
+        rep: rep.into(),
+        account: "ACME".into(),
+        started_at: chrono::Utc::now(),
+        outcome: callcoach::brief::Outcome::Bad,
+        talk_ratio_rep: 0.6,
+        duration_s: 600.0,
+        root_causes: vec![callcoach::brief::Category::Objection, callcoach::brief::Category::Agenda],
+        salvage_action: Some(callcoach::brief::Action::RecoveryEmail),
+        crm: Default::default(),
+    };
+    std::thread::scope(|scope| {
+        for n in 0..8 {
+            let (url, call) = (&url, &call);
+            scope.spawn(move || {
+                let mut store = PgHistory::connect(url).expect("connects and migrates");
+                store.record_call(&call("shared-call", "Frankie")).unwrap();
+                store.record_call(&call(&format!("own-{n}"), &format!("rep{n}"))).unwrap();
+            });
+        }
+    });
+    let store = PgHistory::connect(&url).unwrap();
+    assert_eq!(store.schema_versions().unwrap(), (1..=callcoach::history::SCHEMA_VERSION).collect::<Vec<_>>());
+    let calls = store.calls(None, None).unwrap();
+    assert_eq!(calls.len(), 9);
+    let shared = calls.iter().find(|c| c.call_id == "shared-call").unwrap();
+    assert_eq!(shared.root_causes.len(), 2);
+    assert_eq!(store.calls(Some("rep3"), None).unwrap().len(), 1);
+}

@@ -2,152 +2,15 @@
 //! (Debian's `postgresql` binaries: initdb in a temp dir, its own port and socket
 //! directory, stopped by PID at the end) and drives the real `callcoach` binary
 //! with real replays of a short fixture call. No system service is used.
-//!
-//! PostgreSQL refuses to run as root, so as root (CI) the server runs as uid
-//! 65534 (`setpriv`, like tests/security.rs) in a temp dir that uid owns.
+//! The server itself is `tests/pg_server.rs` (shared with benches/history.rs).
 
 use std::collections::BTreeSet;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::time::{Duration, Instant};
 
+use crate::pg_server::{PgServer, DATABASE, PASSWORD, USER};
 use crate::util::{callcoach, model_path, repo_root, stderr, stdout, temp_dir, write_call};
 use callcoach::history::{HistoryStore, PgHistory, TeamUrl};
-
-const NOBODY: &str = "65534";
-const USER: &str = "callcoach";
-/// Must never appear in any output of callcoach.
-const PASSWORD: &str = "pw-S3cret-7f2a";
-const DATABASE: &str = "team";
-
-/// The newest `/usr/lib/postgresql/N/bin`; fails (never skips) without it.
-fn pg_bin_dir() -> PathBuf {
-    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| Some((e.file_name().to_str()?.parse().ok()?, e.path().join("bin"))))
-        .filter(|(_, bin): &(u32, PathBuf)| bin.join("initdb").is_file())
-        .collect();
-    versions.sort();
-    versions.pop().map(|(_, bin)| bin).expect("PostgreSQL's initdb is missing: run scripts/test.sh (it installs Debian's postgresql)")
-}
-
-fn is_root() -> bool {
-    callcoach::private_file::effective_uid() == 0
-}
-
-/// A private PostgreSQL server, stopped by PID when dropped.
-struct PgServer {
-    dir: tempfile::TempDir,
-    bin: PathBuf,
-    port: u16,
-    pid: Option<i32>,
-}
-
-impl PgServer {
-    fn start() -> PgServer {
-        let dir = tempfile::Builder::new().prefix("callcoach-pg-").tempdir().unwrap();
-        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        std::fs::write(dir.path().join("pwfile"), format!("{PASSWORD}\n")).unwrap();
-        std::fs::create_dir(dir.path().join("socket")).unwrap();
-        if is_root() {
-            for entry in ["", "pwfile", "socket"] {
-                let path = std::ffi::CString::new(dir.path().join(entry).into_os_string().into_encoded_bytes()).unwrap();
-                assert_eq!(unsafe { libc::chown(path.as_ptr(), 65534, 65534) }, 0, "chown {entry}");
-            }
-        }
-        let mut server = PgServer { bin: pg_bin_dir(), dir, port, pid: None };
-        let data = server.dir.path().join("data");
-        let output = server
-            .command("initdb")
-            .arg("-D")
-            .arg(&data)
-            .args(["-U", USER, "--auth=scram-sha-256", "-E", "UTF8", "--no-locale", "--no-sync", "--pwfile"])
-            .arg(server.dir.path().join("pwfile"))
-            .output()
-            .expect("initdb runs");
-        assert!(output.status.success(), "initdb: {}", stderr(&output));
-        server.resume();
-        server.sql("postgres", &format!("CREATE DATABASE {DATABASE}"));
-        server
-    }
-
-    /// Runs one of PostgreSQL's programs, as uid 65534 when we are root.
-    fn command(&self, program: &str) -> Command {
-        let path = self.bin.join(program);
-        if is_root() {
-            let mut command = Command::new("setpriv");
-            command.args(["--reuid", NOBODY, "--regid", NOBODY, "--clear-groups"]).arg(path);
-            command
-        } else {
-            Command::new(path)
-        }
-    }
-
-    /// Starts (again) on the same port and data; waits until it accepts connections.
-    fn resume(&mut self) {
-        let data = self.dir.path().join("data");
-        let options = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=40",
-            self.port,
-            self.dir.path().join("socket").display()
-        );
-        let output = self
-            .command("pg_ctl")
-            .arg("-D")
-            .arg(&data)
-            .args(["-o", &options, "-l"])
-            .arg(self.dir.path().join("server.log"))
-            .args(["-w", "-t", "30", "start"])
-            .output()
-            .expect("pg_ctl runs");
-        let log = std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default();
-        assert!(output.status.success(), "pg_ctl start: {}{}\n{log}", stdout(&output), stderr(&output));
-        let pid_file = std::fs::read_to_string(data.join("postmaster.pid")).unwrap();
-        self.pid = Some(pid_file.lines().next().unwrap().trim().parse().unwrap());
-    }
-
-    /// Fast shutdown by PID (SIGINT), waiting until the server is gone.
-    fn stop(&mut self) {
-        let Some(pid) = self.pid.take() else { return };
-        unsafe { libc::kill(pid, libc::SIGINT) };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while unsafe { libc::kill(pid, 0) } == 0 && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("postgresql://{USER}:{PASSWORD}@127.0.0.1:{}/{DATABASE}?sslmode=disable", self.port)
-    }
-
-    fn client(&self, database: &str) -> postgres::Client {
-        let url = format!("postgresql://{USER}:{PASSWORD}@127.0.0.1:{}/{database}", self.port);
-        postgres::Client::connect(&url, postgres::NoTls).expect("the test connects")
-    }
-
-    fn sql(&self, database: &str, sql: &str) {
-        self.client(database).batch_execute(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
-    }
-
-    /// `(rep, call_id)` of every call in the team store.
-    fn calls(&self) -> Vec<(String, String)> {
-        self.client(DATABASE)
-            .query("SELECT rep, call_id FROM calls ORDER BY rep", &[])
-            .unwrap()
-            .iter()
-            .map(|r| (r.get(0), r.get(1)))
-            .collect()
-    }
-}
-
-impl Drop for PgServer {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
 
 /// A short call from the non-held-out fixture: the opening and the agreed next step.
 fn short_call(dir: &Path) -> PathBuf {

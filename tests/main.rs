@@ -3,6 +3,7 @@
 //! and the real `callcoach` binary.
 
 mod util;
+mod pg_server;
 
 mod bad_input;
 mod brief;

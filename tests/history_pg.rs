@@ -170,7 +170,8 @@ fn a_call_made_offline_waits_and_syncs_exactly_once() {
 #[test]
 fn daemons_starting_at_once_migrate_once_and_write_each_call_once() {
     let server = PgServer::start();
-    let url = TeamUrl::parse(&server.url(), None).unwrap();
+    // A generous deadline: this test is about the lock, not the timeout, and CI is busy.
+    let url = TeamUrl::parse(&(server.url() + "&connect_timeout=15"), None).unwrap();
     let call = |id: &str, rep: &str| callcoach::history::PastCall {
         call_id: id.into(),
         rep: rep.into(),
@@ -200,4 +201,52 @@ fn daemons_starting_at_once_migrate_once_and_write_each_call_once() {
     let shared = calls.iter().find(|c| c.call_id == "shared-call").unwrap();
     assert_eq!(shared.root_causes.len(), 2);
     assert_eq!(store.calls(Some("rep3"), None).unwrap().len(), 1);
+
+    // What the brief's 30-day rule reads for rep3: the team store's calls (from
+    // the other machines) and this laptop's own, even one still in the outbox.
+    let dir = temp_dir();
+    let mut local = callcoach::history::SqliteHistory::open(&dir.path().join("history.sqlite")).unwrap();
+    local.record_call(&call("laptop-only", "rep3")).unwrap();
+    local.queue_for_team(&call("laptop-only", "rep3")).unwrap();
+    let team = callcoach::history::Team { url: url.clone(), store: Some(store) };
+    let seen = callcoach::history::read_history(&local, Some(&team), Some("rep3"), None).unwrap();
+    let ids: BTreeSet<&str> = seen.iter().map(|c| c.call_id.as_str()).collect();
+    assert_eq!(ids, ["laptop-only", "own-3"].into_iter().collect());
+}
+
+/// A server that accepts the connection and then never answers (a stuck proxy):
+/// the call end gives up at the connect timeout, writes the brief's history
+/// locally and queues the call.
+#[test]
+fn a_team_store_that_never_answers_costs_the_call_end_at_most_the_timeout() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let held: Vec<_> = listener.incoming().take(4).collect();
+        std::thread::sleep(std::time::Duration::from_secs(60));
+        drop(held);
+    });
+    let url = TeamUrl::parse(&format!("postgresql://{USER}:{PASSWORD}@127.0.0.1:{port}/{DATABASE}?sslmode=disable"), None).unwrap();
+    let dir = temp_dir();
+    let mut local = callcoach::history::SqliteHistory::open(&dir.path().join("history.sqlite")).unwrap();
+    let call = callcoach::history::PastCall {
+        call_id: "stalled-1".into(),
+        rep: "Gale".into(),
+        account: "ACME".into(),
+        started_at: chrono::Utc::now(),
+        outcome: callcoach::brief::Outcome::Good,
+        talk_ratio_rep: 0.5,
+        duration_s: 60.0,
+        root_causes: Vec::new(),
+        salvage_action: None,
+        crm: Default::default(),
+    };
+    let started = std::time::Instant::now();
+    let mut team = callcoach::history::Team::reach(&url);
+    callcoach::history::record_after_call(&mut local, Some(&mut team), &call).unwrap();
+    let waited = started.elapsed();
+    assert!(team.store.is_none());
+    assert!(waited < callcoach::history::CONNECT_TIMEOUT + std::time::Duration::from_secs(2), "call end waited {waited:?}");
+    assert_eq!(local.team_queue().unwrap().len(), 1, "the call waits in the outbox");
+    assert_eq!(local.call("stalled-1").unwrap().unwrap().rep, "Gale");
 }

@@ -26,8 +26,12 @@ use super::{
     INSERT_CAUSE_SQL, SCHEMA_SQL, UPSERT_CALL_SQL,
 };
 
-/// How long call end waits for the team store before the call waits in the outbox.
+/// How long call end waits for the team store (TCP, TLS, authentication and the
+/// migration check together) before the call waits in the outbox.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Unacknowledged data older than this drops the connection (a server that vanished).
+const TCP_USER_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Every statement's ceiling, so a server that accepts and then stalls cannot hold
 /// the call-end path either (milliseconds, PostgreSQL's `statement_timeout`).
@@ -83,6 +87,7 @@ impl TeamUrl {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
+        config.tcp_user_timeout(TCP_USER_TIMEOUT);
         if config.get_options().is_none() {
             config.options(&format!("-c statement_timeout={STATEMENT_TIMEOUT_MS}"));
         }
@@ -168,9 +173,26 @@ pub struct PgHistory {
 }
 
 impl PgHistory {
-    /// Connects (within the URL's `connect_timeout`, 3 s unless it says otherwise)
-    /// and applies the migrations this server lacks.
+    /// Connects and applies the migrations this server lacks, all within the URL's
+    /// `connect_timeout` (3 s unless it says otherwise). The client's own timeout
+    /// covers only the TCP connect; a server that accepts and then never answers
+    /// would hold the handshake for ever, so the connect runs on a thread of its
+    /// own and is given up at the deadline (that thread ends when the socket does).
     pub fn connect(url: &TeamUrl) -> Result<PgHistory, HistoryError> {
+        let deadline = url.config.get_connect_timeout().copied().unwrap_or(CONNECT_TIMEOUT);
+        let (tx, rx) = std::sync::mpsc::channel();
+        let worker = url.clone();
+        std::thread::Builder::new()
+            .name("team-history-connect".into())
+            .spawn(move || {
+                let _ = tx.send(PgHistory::connect_now(&worker));
+            })
+            .map_err(|e| url.error(format!("cannot start the connect thread: {e}")))?;
+        rx.recv_timeout(deadline)
+            .unwrap_or_else(|_| Err(url.error(format!("no answer within {:.1} s", deadline.as_secs_f64()))))
+    }
+
+    fn connect_now(url: &TeamUrl) -> Result<PgHistory, HistoryError> {
         let mut config = url.config.clone();
         if let Some(password) = url.password()? {
             config.password(password);

@@ -32,10 +32,11 @@ install_packages() {
 # installed from Debian only when no node is present, e.g. not over NodeSource's; and
 # Debian's python3 for the fake listener that tests/security.rs runs as another user;
 # libssl-dev for the team history's TLS to PostgreSQL (native-tls), and Debian's
-# postgresql for the private server tests/history_pg.rs starts: initdb and pg_ctl only,
+# postgresql (and openssl for its test certificate) for the private server tests/history_pg.rs
+# starts: initdb and pg_ctl only,
 # the system service is never used).
 BUILD_PACKAGES=(build-essential cmake clang libclang-dev pkg-config libasound2-dev libspeexdsp-dev libssl-dev ca-certificates)
-RUNTIME_PACKAGES=(espeak-ng sox pulseaudio pulseaudio-utils libasound2-plugins chromium python3 postgresql)
+RUNTIME_PACKAGES=(espeak-ng sox pulseaudio pulseaudio-utils libasound2-plugins chromium python3 postgresql openssl)
 command -v node >/dev/null && command -v npm >/dev/null || RUNTIME_PACKAGES+=(nodejs npm)
 
 setup_common() {

@@ -229,18 +229,7 @@ fn a_team_store_that_never_answers_costs_the_call_end_at_most_the_timeout() {
     let url = TeamUrl::parse(&format!("postgresql://{USER}:{PASSWORD}@127.0.0.1:{port}/{DATABASE}?sslmode=disable"), None).unwrap();
     let dir = temp_dir();
     let mut local = callcoach::history::SqliteHistory::open(&dir.path().join("history.sqlite")).unwrap();
-    let call = callcoach::history::PastCall {
-        call_id: "stalled-1".into(),
-        rep: "Gale".into(),
-        account: "ACME".into(),
-        started_at: chrono::Utc::now(),
-        outcome: callcoach::brief::Outcome::Good,
-        talk_ratio_rep: 0.5,
-        duration_s: 60.0,
-        root_causes: Vec::new(),
-        salvage_action: None,
-        crm: Default::default(),
-    };
+    let call = quick_call("stalled-1", "Gale");
     let started = std::time::Instant::now();
     let mut team = callcoach::history::Team::reach(&url);
     callcoach::history::record_after_call(&mut local, Some(&mut team), &call).unwrap();
@@ -249,4 +238,37 @@ fn a_team_store_that_never_answers_costs_the_call_end_at_most_the_timeout() {
     assert!(waited < callcoach::history::CONNECT_TIMEOUT + std::time::Duration::from_secs(2), "call end waited {waited:?}");
     assert_eq!(local.team_queue().unwrap().len(), 1, "the call waits in the outbox");
     assert_eq!(local.call("stalled-1").unwrap().unwrap().rep, "Gale");
+}
+
+/// TLS when the URL asks for it: a server that takes TCP over TLS only is reached
+/// with `sslmode=require` and its CA (`sslrootcert`); without TLS, or without
+/// trusting its certificate, the connect fails and says why, naming the target.
+#[test]
+fn tls_when_the_url_asks_for_it() {
+    let server = PgServer::start_tls();
+    let base = format!("postgresql://{USER}:{PASSWORD}@127.0.0.1:{}/{DATABASE}", server.port);
+    let target = format!("127.0.0.1:{}/{DATABASE}", server.port);
+    let with_ca = format!("{base}?sslmode=require&sslrootcert={}", server.root_cert().display());
+    let mut store = PgHistory::connect(&TeamUrl::parse(&with_ca, None).unwrap()).expect("TLS with the team's CA connects");
+    store.record_call(&quick_call("tls-1", "Indigo")).unwrap();
+    assert_eq!(server.calls(), vec![("Indigo".to_string(), "tls-1".to_string())]);
+    for (what, url) in [("no TLS", format!("{base}?sslmode=disable")), ("an unknown CA", format!("{base}?sslmode=require"))] {
+        let error = PgHistory::connect(&TeamUrl::parse(&url, None).unwrap()).err().unwrap_or_else(|| panic!("{what} connected")).to_string();
+        assert!(error.contains(&target) && !error.contains(PASSWORD), "{what}: {error}");
+    }
+}
+
+fn quick_call(id: &str, rep: &str) -> callcoach::history::PastCall {
+    callcoach::history::PastCall {
+        call_id: id.into(),
+        rep: rep.into(),
+        account: "ACME".into(),
+        started_at: chrono::Utc::now(),
+        outcome: callcoach::brief::Outcome::Good,
+        talk_ratio_rep: 0.5,
+        duration_s: 60.0,
+        root_causes: Vec::new(),
+        salvage_action: None,
+        crm: Default::default(),
+    }
 }

@@ -42,7 +42,18 @@ pub struct PgServer {
 }
 
 impl PgServer {
+    /// A server without TLS.
     pub fn start() -> PgServer {
+        PgServer::start_with(false)
+    }
+
+    /// A server that accepts TCP connections over TLS only, with a self-signed
+    /// certificate for 127.0.0.1 ([`PgServer::root_cert`]).
+    pub fn start_tls() -> PgServer {
+        PgServer::start_with(true)
+    }
+
+    fn start_with(tls: bool) -> PgServer {
         let dir = tempfile::Builder::new().prefix("callcoach-pg-").tempdir().unwrap();
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         std::fs::write(dir.path().join("pwfile"), format!("{PASSWORD}\n")).unwrap();
@@ -64,14 +75,44 @@ impl PgServer {
             .output()
             .expect("initdb runs");
         assert!(output.status.success(), "initdb: {}", text(&output.stderr));
+        if tls {
+            server.enable_tls_only(&data);
+        }
         server.resume();
         server.sql("postgres", &format!("CREATE DATABASE {DATABASE}"));
         server
     }
 
+    fn enable_tls_only(&self, data: &std::path::Path) {
+        let output = self
+            .command_as_server("openssl")
+            .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"])
+            .args(["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout"])
+            .arg(data.join("server.key"))
+            .arg("-out")
+            .arg(data.join("server.crt"))
+            .output()
+            .expect("openssl runs");
+        assert!(output.status.success(), "openssl: {}", text(&output.stderr));
+        let conf = data.join("postgresql.conf");
+        let mut settings = std::fs::read_to_string(&conf).unwrap();
+        settings.push_str("\nssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n");
+        std::fs::write(&conf, settings).unwrap();
+        std::fs::write(data.join("pg_hba.conf"), "local all all scram-sha-256\nhostssl all all 127.0.0.1/32 scram-sha-256\n").unwrap();
+    }
+
+    /// The CA to trust for [`PgServer::start_tls`]'s server: its own certificate.
+    pub fn root_cert(&self) -> PathBuf {
+        self.dir.path().join("data/server.crt")
+    }
+
     /// Runs one of PostgreSQL's programs, as uid 65534 when we are root.
     fn command(&self, program: &str) -> Command {
-        let path = self.bin.join(program);
+        self.command_as_server(self.bin.join(program))
+    }
+
+    /// Any program as the server's user, so the files it writes are the server's.
+    fn command_as_server(&self, path: impl AsRef<std::ffi::OsStr>) -> Command {
         if is_root() {
             let mut command = Command::new("setpriv");
             command.args(["--reuid", NOBODY, "--regid", NOBODY, "--clear-groups"]).arg(path);
@@ -118,9 +159,11 @@ impl PgServer {
         format!("postgresql://{USER}:{PASSWORD}@127.0.0.1:{}/{DATABASE}?sslmode=disable", self.port)
     }
 
+    /// The test's own connection, over the server's Unix socket (no TLS needed).
     pub fn client(&self, database: &str) -> postgres::Client {
-        let url = format!("postgresql://{USER}:{PASSWORD}@127.0.0.1:{}/{database}", self.port);
-        postgres::Client::connect(&url, postgres::NoTls).expect("the test connects")
+        let socket = self.dir.path().join("socket");
+        let params = format!("host={} port={} user={USER} password={PASSWORD} dbname={database}", socket.display(), self.port);
+        postgres::Client::connect(&params, postgres::NoTls).expect("the test connects")
     }
 
     pub fn sql(&self, database: &str, sql: &str) {

@@ -63,6 +63,8 @@ pub struct TeamUrl {
     target: String,
     host: String,
     password_file: Option<PathBuf>,
+    /// `sslrootcert=FILE`: a PEM CA to trust besides the system's (a team's own CA).
+    root_cert: Option<PathBuf>,
 }
 
 impl fmt::Debug for TeamUrl {
@@ -79,8 +81,10 @@ impl TeamUrl {
         if !(url.starts_with("postgresql://") || url.starts_with("postgres://")) {
             return Err("expected a postgresql:// URL (leave it unset for the local SQLite history)".into());
         }
+        // libpq's `sslrootcert` is ours to handle: the client crate does not know it.
+        let (url, root_cert) = take_query_parameter(url, "sslrootcert");
         let mut config =
-            postgres::Config::from_str(url).map_err(|e| format!("not a valid postgresql:// URL: {e}"))?;
+            postgres::Config::from_str(&url).map_err(|e| format!("not a valid postgresql:// URL: {e}"))?;
         if config.get_hosts().is_empty() {
             return Err("the postgresql:// URL names no host".into());
         }
@@ -98,7 +102,7 @@ impl TeamUrl {
         let port = config.get_ports().first().copied().unwrap_or(5432);
         let database = config.get_dbname().or(config.get_user()).unwrap_or("postgres").to_string();
         let target = format!("{host}:{port}/{database}");
-        Ok(TeamUrl { config, target, host, password_file })
+        Ok(TeamUrl { config, target, host, password_file, root_cert: root_cert.map(PathBuf::from) })
     }
 
     /// `host:port/database`, for messages.
@@ -131,6 +135,37 @@ impl TeamUrl {
         let user = self.config.get_user().unwrap_or("");
         Ok(password_for(&text, &self.host, port, database, user))
     }
+}
+
+/// `url` without `?…key=value…`, and that value.
+fn take_query_parameter(url: &str, key: &str) -> (String, Option<String>) {
+    let Some((base, query)) = url.split_once('?') else { return (url.to_string(), None) };
+    let mut value = None;
+    let rest: Vec<&str> = query
+        .split('&')
+        .filter(|pair| match pair.split_once('=') {
+            Some((k, v)) if k == key => {
+                value = Some(v.to_string());
+                false
+            }
+            _ => true,
+        })
+        .collect();
+    let url = if rest.is_empty() { base.to_string() } else { format!("{base}?{}", rest.join("&")) };
+    (url, value)
+}
+
+/// The TLS connector: the system's roots, plus `sslrootcert` when given. The
+/// server's certificate and name are verified (libpq's `verify-full`).
+fn tls_connector(url: &TeamUrl) -> Result<native_tls::TlsConnector, HistoryError> {
+    let mut builder = native_tls::TlsConnector::builder();
+    if let Some(path) = &url.root_cert {
+        let pem = std::fs::read(path).map_err(|e| url.error(format!("sslrootcert {}: {e}", path.display())))?;
+        let cert = native_tls::Certificate::from_pem(&pem)
+            .map_err(|e| url.error(format!("sslrootcert {}: {e}", path.display())))?;
+        builder.add_root_certificate(cert);
+    }
+    builder.build().map_err(|e| url.error(format!("TLS set-up: {e}")))
 }
 
 /// The password file must be the user's alone, as libpq insists.
@@ -200,8 +235,7 @@ impl PgHistory {
         let client = if config.get_ssl_mode() == SslMode::Disable {
             config.connect(postgres::NoTls)
         } else {
-            let connector = native_tls::TlsConnector::new().map_err(|e| url.error(format!("TLS set-up: {e}")))?;
-            config.connect(postgres_native_tls::MakeTlsConnector::new(connector))
+            config.connect(postgres_native_tls::MakeTlsConnector::new(tls_connector(url)?))
         }
         .map_err(|e| url.error(e))?;
         let store = PgHistory { client: RefCell::new(client), url: url.clone() };
@@ -321,6 +355,13 @@ mod tests {
             let problem = TeamUrl::parse(bad, None).unwrap_err();
             assert!(!problem.contains("s3cret-pw"), "{bad}: {problem}");
         }
+    }
+
+    #[test]
+    fn sslrootcert_is_taken_out_of_the_url() {
+        let (url, cert) = take_query_parameter("postgresql://h/db?sslmode=require&sslrootcert=/ca.pem&connect_timeout=5", "sslrootcert");
+        assert_eq!((url.as_str(), cert.as_deref()), ("postgresql://h/db?sslmode=require&connect_timeout=5", Some("/ca.pem")));
+        assert_eq!(take_query_parameter("postgresql://h/db?sslrootcert=x", "sslrootcert").0, "postgresql://h/db");
     }
 
     #[test]

@@ -360,6 +360,21 @@ mod tests {
     }
 
     #[test]
+    fn team_history_url_is_checked_and_its_password_never_shown() {
+        // (CALLCOACH_HISTORY_URL, when set in the environment, would win over the file.)
+        if std::env::var_os("CALLCOACH_HISTORY_URL").is_some() {
+            return;
+        }
+        let at = Path::new("/tmp/c.toml");
+        let config = Config::from_toml("[history]\nurl = \"postgresql://rep:hunter2-pw@db.example:6543/team\"\n", at).unwrap();
+        assert_eq!(config.team_history.as_ref().unwrap().target(), "db.example:6543/team");
+        assert!(!format!("{config:?}").contains("hunter2-pw"));
+        let err = Config::from_toml("[history]\nurl = \"mysql://rep:hunter2-pw@db/team\"\n", at).unwrap_err().to_string();
+        assert!(err.contains("history.url") && !err.contains("hunter2-pw"), "{err}");
+        assert!(Config::from_toml("", at).unwrap().team_history.is_none());
+    }
+
+    #[test]
     fn shipped_default_toml_matches_the_defaults() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/default.toml");
         let config = Config::from_file(&path).unwrap();

@@ -30,9 +30,12 @@ install_packages() {
 # and the runtime tools the demo and tests use (espeak-ng voices, PulseAudio null sinks,
 # headless Chromium for the overlay's browser test, with node and npm to run its driver,
 # installed from Debian only when no node is present, e.g. not over NodeSource's; and
-# Debian's python3 for the fake listener that tests/security.rs runs as another user).
-BUILD_PACKAGES=(build-essential cmake clang libclang-dev pkg-config libasound2-dev libspeexdsp-dev ca-certificates)
-RUNTIME_PACKAGES=(espeak-ng sox pulseaudio pulseaudio-utils libasound2-plugins chromium python3)
+# Debian's python3 for the fake listener that tests/security.rs runs as another user;
+# libssl-dev for the team history's TLS to PostgreSQL (native-tls); Debian's postgresql
+# (and openssl for a test certificate) for the private server tests/pg_server.rs starts
+# with initdb and pg_ctl: the system service is never used).
+BUILD_PACKAGES=(build-essential cmake clang libclang-dev pkg-config libasound2-dev libspeexdsp-dev libssl-dev ca-certificates)
+RUNTIME_PACKAGES=(espeak-ng sox pulseaudio pulseaudio-utils libasound2-plugins chromium python3 postgresql openssl)
 command -v node >/dev/null && command -v npm >/dev/null || RUNTIME_PACKAGES+=(nodejs npm)
 
 setup_common() {

@@ -42,8 +42,10 @@ pub struct Config {
     pub briefs_dir: PathBuf,
     /// Per-account next-call prep files (Markdown), updated after each call.
     pub prep_dir: PathBuf,
-    /// Cross-call history (SQLite).
+    /// Cross-call history (SQLite), and the outbox of calls waiting for `team_history`.
     pub history_db: PathBuf,
+    /// The team's shared PostgreSQL history: `CALLCOACH_HISTORY_URL`, else `[history] url`.
+    pub team_history: Option<crate::history::TeamUrl>,
     /// The per-install WebSocket token file (0600).
     pub token_file: PathBuf,
     pub capture: CaptureConfig,
@@ -78,6 +80,16 @@ struct RawConfig {
     call: Option<CallSettings>,
     #[serde(default)]
     rep: RawRep,
+    #[serde(default)]
+    history: RawHistory,
+}
+
+/// `[history]`: the team's shared store (the laptop's SQLite file is `[paths] history_db`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHistory {
+    url: Option<String>,
+    password_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -228,7 +240,18 @@ impl Config {
         let prep_dir = raw.paths.prep_dir.map(resolve).unwrap_or_else(|| data_dir.join("prep"));
         let history_db = raw.paths.history_db.map(resolve).unwrap_or_else(|| data_dir.join("history.sqlite"));
         let token_file = xdg_config_home().join("callcoach").join("token");
+        // The environment wins, so one machine can point at another team store without
+        // editing its file; an empty value means "unset".
+        let team_url = std::env::var("CALLCOACH_HISTORY_URL").ok().filter(|u| !u.trim().is_empty()).or(raw.history.url);
+        let team_history = match team_url {
+            Some(url) => Some(
+                crate::history::TeamUrl::parse(url.trim(), raw.history.password_file.map(resolve))
+                    .map_err(|problem| invalid("history.url (or CALLCOACH_HISTORY_URL)", problem))?,
+            ),
+            None => None,
+        };
         Ok(Config {
+            team_history,
             models_dir,
             model_path,
             transcribe,
@@ -255,6 +278,7 @@ impl Config {
             briefs_dir: self.briefs_dir.clone(),
             prep_dir: Some(self.prep_dir.clone()),
             history_db: Some(self.history_db.clone()),
+            team: self.team_history.clone(),
         }
     }
 }
@@ -333,6 +357,21 @@ mod tests {
     fn relative_paths_resolve_against_the_config_file() {
         let config = Config::from_toml("[model]\npath = \"m/x.bin\"\n", Path::new("/srv/cc/config.toml")).unwrap();
         assert_eq!(config.model_path, PathBuf::from("/srv/cc/m/x.bin"));
+    }
+
+    #[test]
+    fn team_history_url_is_checked_and_its_password_never_shown() {
+        // (CALLCOACH_HISTORY_URL, when set in the environment, would win over the file.)
+        if std::env::var_os("CALLCOACH_HISTORY_URL").is_some() {
+            return;
+        }
+        let at = Path::new("/tmp/c.toml");
+        let config = Config::from_toml("[history]\nurl = \"postgresql://rep:hunter2-pw@db.example:6543/team\"\n", at).unwrap();
+        assert_eq!(config.team_history.as_ref().unwrap().target(), "db.example:6543/team");
+        assert!(!format!("{config:?}").contains("hunter2-pw"));
+        let err = Config::from_toml("[history]\nurl = \"mysql://rep:hunter2-pw@db/team\"\n", at).unwrap_err().to_string();
+        assert!(err.contains("history.url") && !err.contains("hunter2-pw"), "{err}");
+        assert!(Config::from_toml("", at).unwrap().team_history.is_none());
     }
 
     #[test]

@@ -244,6 +244,7 @@ pub fn run_live(config: &Config, model: PathBuf, stop: Arc<AtomicBool>) -> Resul
     let capture = Capture::start(&config.capture, audio_tx)?;
     let mut overlay = Overlay::start(config, config.server.port)?;
     eprintln!("callcoach listening; overlay at {}", overlay.url);
+    push_team_backlog(config);
     let (command_tx, command_rx) = bounded::<RouterCommand>(16);
     // Overlay buttons and `callcoach call start/end` arrive here.
     let mut control = overlay.take_control();
@@ -264,6 +265,17 @@ pub fn run_live(config: &Config, model: PathBuf, stop: Arc<AtomicBool>) -> Resul
     capture.stop();
     drop(command_tx);
     result
+}
+
+/// Daemon start pushes calls that waited in the outbox while the team store was
+/// away, on a thread of its own so that an unreachable server delays nothing.
+fn push_team_backlog(config: &Config) {
+    let Some(url) = config.team_history.clone() else { return };
+    let db = config.history_db.clone();
+    std::thread::spawn(move || match crate::history::sync(&db, &url) {
+        Ok(report) => tracing::info!("team history {}: {} waiting call(s) pushed", url.target(), report.pushed),
+        Err(e) => tracing::warn!("{e}; waiting calls stay in the outbox"),
+    });
 }
 
 /// The router: owns the call lifecycle on its own loop (this thread).

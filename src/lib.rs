@@ -16,6 +16,8 @@
 //! pipeline                                       one call on its own thread: all of the above
 //! daemon                                         call lifecycle (run, replay), brief at call end
 //! call end -> brief -> brief.md / brief.json; history (cross-call patterns)
+//!             history: local SQLite (default) + optional team PostgreSQL via an
+//!             offline outbox; CRM export (CSV/JSON)
 //!             (reads the journaled verdicts; coach::offline re-judges a journal without them)
 //! model                                          CTranslate2 -> ggml converter, q8_0, fetch
 //! recording                                      offline transcription of a recorded call

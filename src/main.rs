@@ -112,6 +112,23 @@ enum Command {
         #[arg(long, default_value = "30", value_parser = clap::value_parser!(i64).range(1..=36500))]
         days: i64,
     },
+    /// The cross-call history: push calls waiting for the team store.
+    History {
+        #[command(subcommand)]
+        command: HistoryCommand,
+    },
+    /// One row per call for a CRM importer (HubSpot, Salesforce): see README "CRM export".
+    Export {
+        /// Calls started on or after this date (YYYY-MM-DD, UTC).
+        #[arg(long, value_parser = parse_date)]
+        since: Option<chrono::DateTime<chrono::Utc>>,
+        /// Only this rep's calls.
+        #[arg(long)]
+        rep: Option<String>,
+        /// "csv" (RFC 4180, with a header row) or "json".
+        #[arg(long, default_value = "csv")]
+        format: ExportFormat,
+    },
     /// Evaluate the brief on the labelled set of synthetic calls.
     Eval {
         /// One directory of labelled calls (NAME.txt + NAME.toml) instead of the sets.
@@ -239,6 +256,41 @@ fn parse_linger(value: &str) -> Result<f64, String> {
     } else {
         Err(format!("'{value}' must be between 0 and 86400 seconds"))
     }
+}
+
+#[derive(Subcommand)]
+enum HistoryCommand {
+    /// Push the calls waiting in the local outbox to the team store, once each.
+    Sync,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ExportFormat {
+    Csv,
+    Json,
+}
+
+/// `--since 2026-11-01`: midnight UTC of that day.
+fn parse_date(value: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    let day = chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d").map_err(|_| format!("'{value}' is not a date like 2026-11-01"))?;
+    Ok(day.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc())
+}
+
+/// The calls `patterns` and `export` read: the team's when it answers (after this
+/// laptop's outbox is pushed), else this laptop's, with a warning saying so.
+fn history_calls(config: &Config, rep: Option<&str>, since: Option<chrono::DateTime<chrono::Utc>>) -> anyhow::Result<Vec<callcoach::history::PastCall>> {
+    let mut local = callcoach::history::SqliteHistory::open(&config.history_db)?;
+    let team = config.team_history.as_ref().map(callcoach::history::Team::reach);
+    if let Some(mut team) = team {
+        if team.store.is_none() {
+            eprintln!("warning: team history {} unreachable: this laptop's calls only", team.url.target());
+        }
+        if let Some(store) = team.store.as_mut() {
+            callcoach::history::push_outbox(&mut local, store)?;
+        }
+        return Ok(callcoach::history::read_history(&local, Some(&team), rep, since)?);
+    }
+    Ok(callcoach::history::read_history(&local, None, rep, since)?)
 }
 
 #[derive(Subcommand)]
@@ -410,10 +462,23 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", output.folder.display());
         }
         Command::Patterns { rep, days } => {
-            let store = callcoach::history::SqliteHistory::open(&config.history_db)?;
             let now = chrono::Utc::now();
-            let report = callcoach::history::patterns(&store, rep.as_deref(), now - chrono::Duration::days(days), now)?;
+            let since = now - chrono::Duration::days(days);
+            let calls = history_calls(&config, rep.as_deref(), Some(since - chrono::Duration::days(days)))?;
+            let report = callcoach::history::patterns_of_calls(&calls, rep.as_deref(), since, now);
             print!("{}", report.to_markdown());
+        }
+        Command::History { command: HistoryCommand::Sync } => {
+            let url = config.team_history.as_ref().context("no team history: set CALLCOACH_HISTORY_URL or [history] url")?;
+            let report = callcoach::history::sync(&config.history_db, url)?;
+            println!("team history {}: {} call(s) pushed, {} waiting", url.target(), report.pushed, report.waiting);
+        }
+        Command::Export { since, rep, format } => {
+            let calls = history_calls(&config, rep.as_deref(), since)?;
+            match format {
+                ExportFormat::Csv => print!("{}", callcoach::history::export_csv(&calls)),
+                ExportFormat::Json => print!("{}", callcoach::history::export_json(&calls)),
+            }
         }
         Command::Eval { dir, mode, set, json, model, only, stance_model } => {
             if let Some(path) = stance_model {

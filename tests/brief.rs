@@ -580,6 +580,7 @@ fn past(id: &str, rep: &str, days_before: i64, outcome: Outcome, causes: &[Categ
         duration_s: 1800.0,
         root_causes: causes.to_vec(),
         salvage_action: None,
+        crm: Default::default(),
     }
 }
 
@@ -655,6 +656,7 @@ fn history_drives_coaching_and_patterns_end_to_end() {
         briefs_dir: dir.path().join("briefs"),
         prep_dir: Some(dir.path().join("prep")),
         history_db: Some(dir.path().join("history.sqlite")),
+        team: None,
     };
     let prep = CallPrep {
         rep_name: Some("Marcus Reed".into()),
@@ -734,6 +736,7 @@ fn names_come_from_the_transcript_without_prep() {
         briefs_dir: dir.path().join("briefs"),
         prep_dir: Some(dir.path().join("prep")),
         history_db: None,
+        team: None,
     };
     let out = brief::after_call(&record, &paths, base_time()).unwrap();
     assert!(out.prep_file.is_none() && !dir.path().join("prep").exists());

@@ -3,6 +3,7 @@
 //! and the real `callcoach` binary.
 
 mod util;
+mod pg_server;
 
 mod bad_input;
 mod brief;
@@ -17,3 +18,4 @@ mod overlay;
 mod capture;
 mod pulse;
 mod live;
+mod history_pg;

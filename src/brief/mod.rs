@@ -34,7 +34,7 @@ use serde::{Deserialize, Serialize};
 use crate::coach::CoachVerdict;
 use crate::language::objections::{ObjectionLibrary, ObjectionType};
 use crate::prep::CallPrep;
-use crate::history::{HistoryError, HistoryStore, PastCall, SqliteHistory};
+use crate::history::{CrmFields, HistoryError, PastCall, SqliteHistory};
 use crate::journal::{JournalError, JournalRecord};
 
 /// The version tag every `brief.json` carries. Bump on incompatible changes.
@@ -669,6 +669,16 @@ impl Brief {
             duration_s: self.metrics.duration_s,
             root_causes: self.root_causes.iter().map(|r| r.category).collect(),
             salvage_action: Some(self.salvage.action),
+            crm: CrmFields {
+                contact: self.names.prospect.clone(),
+                next_step: match (&self.next_step.when, &self.next_step.phrase) {
+                    (Some(when), _) if self.next_step.secured => when.clone(),
+                    (None, Some(phrase)) if self.next_step.secured => phrase.clone(),
+                    _ if self.next_step.secured => "agreed".to_string(),
+                    _ => "none secured".to_string(),
+                },
+                crm_note: self.crm_note.clone(),
+            },
         }
     }
 }
@@ -812,6 +822,8 @@ pub struct BriefPaths {
     pub prep_dir: Option<PathBuf>,
     /// The SQLite history; `None` runs without history (no pattern rule).
     pub history_db: Option<PathBuf>,
+    /// The team's shared history (with `history_db` as its outbox); `None` keeps history local.
+    pub team: Option<crate::history::TeamUrl>,
 }
 
 /// What the post-call stage left behind.
@@ -840,6 +852,7 @@ pub fn from_journal(
         briefs_dir: briefs_dir.to_path_buf(),
         prep_dir: prep_dir.map(Path::to_path_buf),
         history_db: history_db.map(Path::to_path_buf),
+        team: None,
     };
     after_call(&record, &paths, Utc::now())
 }
@@ -857,11 +870,16 @@ pub fn after_call(
         Some(db) => Some(SqliteHistory::open(db)?),
         None => None,
     };
+    // The team store is tried once per call end, within its connect timeout.
+    let mut team = match (&store, &paths.team) {
+        (Some(_), Some(url)) => Some(crate::history::Team::reach(url)),
+        _ => None,
+    };
     // Names decide whose history to read: compute them the way `build` will.
     let turns = analysis::turns(&record.journal.segments);
     let names = analysis::names(record, &turns);
     let history = match &store {
-        Some(s) => s.calls(Some(&names.rep), None)?,
+        Some(s) => crate::history::read_history(s, team.as_ref(), Some(&names.rep), None)?,
         None => Vec::new(),
     };
     let brief = build(record, &history, now);
@@ -872,7 +890,7 @@ pub fn after_call(
         _ => None,
     };
     if let Some(s) = store.as_mut() {
-        s.record_call(&brief.to_past_call())?;
+        crate::history::record_after_call(s, team.as_mut(), &brief.to_past_call())?;
     }
     Ok(BriefOutput {
         brief,

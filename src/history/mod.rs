@@ -1,22 +1,40 @@
 //! Cross-call history: every briefed call, its outcome and its root causes, keyed
-//! by rep and account, in an embedded SQLite database (rusqlite, bundled). It
-//! drives the 30-day pattern rule of the brief and `callcoach patterns`.
+//! by rep and account. It drives the 30-day pattern rule of the brief,
+//! `callcoach patterns` and `callcoach export`.
 //!
-//! The store sits behind the small [`HistoryStore`] trait, and [`SCHEMA_SQL`] is
+//! ```text
+//! sqlite.rs    the embedded store on each laptop (rusqlite, bundled): the default, and
+//!              the outbox of calls waiting for the team store
+//! postgres.rs  the shared team store (`CALLCOACH_HISTORY_URL` / `[history] url`),
+//!              versioned migrations under an advisory lock, upserts by call id
+//! outbox.rs    offline first: queue locally, push when the team store answers
+//! export.rs    one row per call for a CRM importer (CSV per RFC 4180, or JSON)
+//! ```
+//!
+//! Both stores sit behind the small [`HistoryStore`] trait, and [`SCHEMA_SQL`] is
 //! portable SQL (TEXT/INTEGER/DOUBLE PRECISION, `ON CONFLICT … DO UPDATE`, UTC
-//! timestamps as sortable RFC 3339 text) that PostgreSQL accepts unchanged, so a
-//! team can later implement the trait over a shared PostgreSQL database.
+//! timestamps as sortable RFC 3339 text) that both accept unchanged.
 //!
-//! Thread: used by the post-call stage and the CLI; one connection per caller.
+//! Thread: used by the post-call stage (a call thread, never an async task: the
+//! PostgreSQL client blocks) and the CLI; one connection per caller.
+
+mod export;
+mod outbox;
+mod postgres;
+mod sqlite;
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
-use rusqlite::{params, Connection, OptionalExtension};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::brief::{Action, Category, Outcome};
+
+pub use export::{export_csv, export_json, ExportRow};
+pub use outbox::{push_outbox, read_history, record_after_call, sync, SyncReport, Team};
+pub use postgres::{PgHistory, TeamUrl, CONNECT_TIMEOUT, SCHEMA_VERSION};
+pub use sqlite::SqliteHistory;
 
 /// The schema, portable between SQLite and PostgreSQL.
 pub const SCHEMA_SQL: &str = "
@@ -42,6 +60,11 @@ CREATE TABLE IF NOT EXISTS call_root_causes (
 );
 ";
 
+/// What the CRM export needs beyond the pattern rule's columns, added to `calls`
+/// after [`SCHEMA_SQL`] (SQLite adds what an older file lacks; PostgreSQL has a
+/// migration for them).
+pub const CRM_COLUMNS: [&str; 3] = ["contact", "next_step", "crm_note"];
+
 #[derive(Debug, thiserror::Error)]
 pub enum HistoryError {
     #[error("{}: history database: {source}", path.display())]
@@ -56,10 +79,13 @@ pub enum HistoryError {
     },
     #[error("{}: history database holds a bad value: {problem}", path.display())]
     Corrupt { path: PathBuf, problem: String },
+    /// The team store; `target` is `host:port/database`, never the password.
+    #[error("team history {target}: {problem}")]
+    Team { target: String, problem: String },
 }
 
 /// One briefed call, as history keeps it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PastCall {
     pub call_id: String,
     pub rep: String,
@@ -71,9 +97,22 @@ pub struct PastCall {
     /// Primary first; empty for a good call.
     pub root_causes: Vec<Category>,
     pub salvage_action: Option<Action>,
+    /// What only the CRM export reads.
+    #[serde(default)]
+    pub crm: CrmFields,
 }
 
-/// Where history lives. SQLite here; a shared PostgreSQL later.
+/// The brief's words a CRM row carries (empty for calls recorded before the export).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CrmFields {
+    /// The prospect's name.
+    pub contact: String,
+    /// The agreed next step, or "none secured".
+    pub next_step: String,
+    pub crm_note: String,
+}
+
+/// Where history lives: the laptop's SQLite file or the team's PostgreSQL.
 pub trait HistoryStore {
     /// Inserts or replaces one call (rerunning a brief replaces its row).
     fn record_call(&mut self, call: &PastCall) -> Result<(), HistoryError>;
@@ -85,220 +124,88 @@ pub trait HistoryStore {
     ) -> Result<Vec<PastCall>, HistoryError>;
 }
 
-/// The embedded store.
-pub struct SqliteHistory {
-    conn: Connection,
-    path: PathBuf,
-}
-
-fn stamp(t: &DateTime<Utc>) -> String {
+pub(crate) fn stamp(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-impl SqliteHistory {
-    /// Opens (creating if needed) the database file; its folder is created 0700.
-    pub fn open(path: &Path) -> Result<SqliteHistory, HistoryError> {
-        if let Some(parent) = path.parent() {
-            crate::private_file::create_private_dir(parent).map_err(|source| HistoryError::Io {
-                path: parent.to_path_buf(),
-                source,
-            })?;
-        }
-        crate::private_file::refuse_link(path).map_err(|source| HistoryError::Io { path: path.to_path_buf(), source })?;
-        let conn = Connection::open(path).map_err(|source| HistoryError::Sqlite {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
-        }
-        SqliteHistory::init(conn, path.to_path_buf())
-    }
-
-    /// A throwaway in-memory store (tests, dry runs).
-    pub fn open_in_memory() -> Result<SqliteHistory, HistoryError> {
-        let path = PathBuf::from(":memory:");
-        let conn = Connection::open_in_memory().map_err(|source| HistoryError::Sqlite {
-            path: path.clone(),
-            source,
-        })?;
-        SqliteHistory::init(conn, path)
-    }
-
-    fn init(conn: Connection, path: PathBuf) -> Result<SqliteHistory, HistoryError> {
-        conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;")
-            .and_then(|_| conn.execute_batch(SCHEMA_SQL))
-            .map_err(|source| HistoryError::Sqlite {
-                path: path.clone(),
-                source,
-            })?;
-        Ok(SqliteHistory { conn, path })
-    }
-
-    fn err(&self) -> impl Fn(rusqlite::Error) -> HistoryError + '_ {
-        move |source| HistoryError::Sqlite {
-            path: self.path.clone(),
-            source,
-        }
-    }
-
-    /// One call by id.
-    pub fn call(&self, call_id: &str) -> Result<Option<PastCall>, HistoryError> {
-        let id: Option<String> = self
-            .conn
-            .query_row(
-                "SELECT call_id FROM calls WHERE call_id = ?1",
-                params![call_id],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(self.err())?;
-        match id {
-            Some(_) => Ok(self
-                .calls(None, None)?
-                .into_iter()
-                .find(|c| c.call_id == call_id)),
-            None => Ok(None),
-        }
-    }
+/// A `calls` row as both stores read it, before its text is checked.
+pub(crate) struct CallRow {
+    pub call_id: String,
+    pub rep: String,
+    pub account: String,
+    pub started_at: String,
+    pub outcome: String,
+    pub talk_ratio_rep: f64,
+    pub duration_s: f64,
+    pub salvage_action: Option<String>,
+    pub crm: CrmFields,
 }
 
-impl HistoryStore for SqliteHistory {
-    fn record_call(&mut self, call: &PastCall) -> Result<(), HistoryError> {
-        let path = self.path.clone();
-        let e = |source| HistoryError::Sqlite {
-            path: path.clone(),
-            source,
-        };
-        let tx = self.conn.transaction().map_err(e)?;
-        tx.execute(
-            "INSERT INTO calls (call_id, rep, account, started_at, outcome, talk_ratio_rep, duration_s, primary_root_cause, salvage_action)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-             ON CONFLICT (call_id) DO UPDATE SET rep = excluded.rep, account = excluded.account, started_at = excluded.started_at,
-                 outcome = excluded.outcome, talk_ratio_rep = excluded.talk_ratio_rep, duration_s = excluded.duration_s,
-                 primary_root_cause = excluded.primary_root_cause, salvage_action = excluded.salvage_action",
-            params![
-                call.call_id,
-                call.rep,
-                call.account,
-                stamp(&call.started_at),
-                call.outcome.as_str(),
-                call.talk_ratio_rep,
-                call.duration_s,
-                call.root_causes.first().map(|c| c.as_str()),
-                call.salvage_action.map(|a| a.as_str()),
-            ],
-        )
-        .map_err(e)?;
-        tx.execute(
-            "DELETE FROM call_root_causes WHERE call_id = ?1",
-            params![call.call_id],
-        )
-        .map_err(e)?;
-        for (rank, category) in call.root_causes.iter().enumerate() {
-            tx.execute(
-                "INSERT INTO call_root_causes (call_id, rank, category) VALUES (?1, ?2, ?3)",
-                params![call.call_id, rank as i64, category.as_str()],
-            )
-            .map_err(e)?;
-        }
-        tx.commit().map_err(e)
-    }
+/// The one SELECT both stores run (`$1` = rep or NULL, `$2` = since or NULL; SQLite
+/// reads `$n` as `?n`). Columns in [`CallRow`] order.
+pub(crate) const CALLS_SQL: &str = "SELECT call_id, rep, account, started_at, outcome, talk_ratio_rep, duration_s, salvage_action,
+        contact, next_step, crm_note FROM calls
+     WHERE ($1::TEXT IS NULL OR rep = $1::TEXT) AND ($2::TEXT IS NULL OR started_at >= $2::TEXT) ORDER BY started_at, call_id";
+pub(crate) const CAUSES_SQL: &str = "SELECT r.call_id, r.rank, r.category FROM call_root_causes r JOIN calls c ON c.call_id = r.call_id
+     WHERE ($1::TEXT IS NULL OR c.rep = $1::TEXT) AND ($2::TEXT IS NULL OR c.started_at >= $2::TEXT)";
 
-    fn calls(
-        &self,
-        rep: Option<&str>,
-        since: Option<DateTime<Utc>>,
-    ) -> Result<Vec<PastCall>, HistoryError> {
-        let since = since.map(|t| stamp(&t));
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT call_id, rep, account, started_at, outcome, talk_ratio_rep, duration_s, salvage_action FROM calls
-                 WHERE (?1 IS NULL OR rep = ?1) AND (?2 IS NULL OR started_at >= ?2) ORDER BY started_at, call_id",
-            )
-            .map_err(self.err())?;
-        type Row = (
-            String,
-            String,
-            String,
-            String,
-            String,
-            f64,
-            f64,
-            Option<String>,
-        );
-        let rows: Vec<Row> = stmt
-            .query_map(params![rep, since], |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                    r.get(7)?,
-                ))
-            })
-            .map_err(self.err())?
-            .collect::<Result<_, _>>()
-            .map_err(self.err())?;
-        let mut causes: HashMap<String, Vec<(i64, String)>> = HashMap::new();
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT r.call_id, r.rank, r.category FROM call_root_causes r JOIN calls c ON c.call_id = r.call_id
-                 WHERE (?1 IS NULL OR c.rep = ?1) AND (?2 IS NULL OR c.started_at >= ?2)",
-            )
-            .map_err(self.err())?;
-        let cause_rows: Vec<(String, i64, String)> = stmt
-            .query_map(params![rep, since], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })
-            .map_err(self.err())?
-            .collect::<Result<_, _>>()
-            .map_err(self.err())?;
-        for (id, rank, cat) in cause_rows {
-            causes.entry(id).or_default().push((rank, cat));
-        }
-        let corrupt = |problem: String| HistoryError::Corrupt {
-            path: self.path.clone(),
-            problem,
-        };
-        let mut out = Vec::with_capacity(rows.len());
-        for (call_id, rep, account, started_at, outcome, talk_ratio_rep, duration_s, action) in rows
-        {
-            let started_at = DateTime::parse_from_rfc3339(&started_at)
-                .map_err(|e| corrupt(format!("call {call_id}: started_at '{started_at}': {e}")))?
-                .with_timezone(&Utc);
-            let outcome = Outcome::parse(&outcome)
-                .ok_or_else(|| corrupt(format!("call {call_id}: outcome '{outcome}'")))?;
-            let mut cs = causes.remove(&call_id).unwrap_or_default();
-            cs.sort();
-            let root_causes = cs
-                .into_iter()
-                .map(|(_, c)| {
-                    Category::parse(&c)
-                        .ok_or_else(|| corrupt(format!("call {call_id}: category '{c}'")))
-                })
-                .collect::<Result<_, _>>()?;
-            out.push(PastCall {
-                call_id,
-                rep,
-                account,
-                started_at,
-                outcome,
-                talk_ratio_rep,
-                duration_s,
-                root_causes,
-                salvage_action: action.as_deref().and_then(Action::parse),
-            });
-        }
-        Ok(out)
+/// Inserts or replaces one call's row (`rerun replaces`), then its causes are
+/// deleted and inserted again, all in one transaction.
+pub(crate) const UPSERT_CALL_SQL: &str = "INSERT INTO calls (call_id, rep, account, started_at, outcome, talk_ratio_rep, duration_s,
+        primary_root_cause, salvage_action, contact, next_step, crm_note)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+     ON CONFLICT (call_id) DO UPDATE SET rep = excluded.rep, account = excluded.account, started_at = excluded.started_at,
+         outcome = excluded.outcome, talk_ratio_rep = excluded.talk_ratio_rep, duration_s = excluded.duration_s,
+         primary_root_cause = excluded.primary_root_cause, salvage_action = excluded.salvage_action,
+         contact = excluded.contact, next_step = excluded.next_step, crm_note = excluded.crm_note";
+pub(crate) const DELETE_CAUSES_SQL: &str = "DELETE FROM call_root_causes WHERE call_id = $1";
+pub(crate) const INSERT_CAUSE_SQL: &str = "INSERT INTO call_root_causes (call_id, rank, category) VALUES ($1, $2, $3)";
+
+/// Rows and their root causes into calls; a value no brief writes is `Corrupt`
+/// (named by `store`, the file or the team store's target).
+pub(crate) fn assemble(
+    store: &str,
+    rows: Vec<CallRow>,
+    cause_rows: Vec<(String, i64, String)>,
+) -> Result<Vec<PastCall>, HistoryError> {
+    let mut causes: HashMap<String, Vec<(i64, String)>> = HashMap::new();
+    for (id, rank, cat) in cause_rows {
+        causes.entry(id).or_default().push((rank, cat));
     }
+    let corrupt = |problem: String| HistoryError::Corrupt {
+        path: PathBuf::from(store),
+        problem,
+    };
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let call_id = row.call_id;
+        let started_at = DateTime::parse_from_rfc3339(&row.started_at)
+            .map_err(|e| corrupt(format!("call {call_id}: started_at '{}': {e}", row.started_at)))?
+            .with_timezone(&Utc);
+        let outcome = Outcome::parse(&row.outcome)
+            .ok_or_else(|| corrupt(format!("call {call_id}: outcome '{}'", row.outcome)))?;
+        let mut cs = causes.remove(&call_id).unwrap_or_default();
+        cs.sort();
+        let root_causes = cs
+            .into_iter()
+            .map(|(_, c)| {
+                Category::parse(&c).ok_or_else(|| corrupt(format!("call {call_id}: category '{c}'")))
+            })
+            .collect::<Result<_, _>>()?;
+        out.push(PastCall {
+            call_id,
+            rep: row.rep,
+            account: row.account,
+            started_at,
+            outcome,
+            talk_ratio_rep: row.talk_ratio_rep,
+            duration_s: row.duration_s,
+            root_causes,
+            salvage_action: row.salvage_action.as_deref().and_then(Action::parse),
+            crm: row.crm,
+        });
+    }
+    Ok(out)
 }
 
 /// Which way a root cause is going: this period against the one before.
@@ -427,15 +334,27 @@ pub fn patterns(
     since: DateTime<Utc>,
     until: DateTime<Utc>,
 ) -> Result<PatternReport, HistoryError> {
+    let previous_since = since - (until - since).max(Duration::zero());
+    Ok(patterns_of_calls(&store.calls(rep, Some(previous_since))?, rep, since, until))
+}
+
+/// [`patterns`] over calls already read (from one store or several merged); it
+/// needs those of the same-length period before `since` too.
+pub fn patterns_of_calls(
+    calls: &[PastCall],
+    rep: Option<&str>,
+    since: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> PatternReport {
     let period = until - since;
     let previous_since = since - period.max(Duration::zero());
-    let calls: Vec<PastCall> = store
-        .calls(rep, Some(previous_since))?
-        .into_iter()
-        .filter(|c| c.started_at < until)
+    let calls: Vec<&PastCall> = calls
+        .iter()
+        .filter(|c| c.started_at >= previous_since && c.started_at < until)
+        .filter(|c| rep.map_or(true, |r| c.rep == r))
         .collect();
     let (current, previous): (Vec<&PastCall>, Vec<&PastCall>) =
-        calls.iter().partition(|c| c.started_at >= since);
+        calls.into_iter().partition(|c| c.started_at >= since);
     let mut by_rep: BTreeMap<&str, (Vec<&PastCall>, Vec<&PastCall>)> = BTreeMap::new();
     for c in &current {
         by_rep.entry(c.rep.as_str()).or_default().0.push(c);
@@ -449,13 +368,13 @@ pub fn patterns(
         .filter(|(name, _)| !name.starts_with('[') && !name.trim().is_empty())
         .map(|(name, (cur, prev))| pattern_of(name, cur, prev))
         .collect();
-    Ok(PatternReport {
+    PatternReport {
         since,
         until,
         previous_since,
         reps,
         team: pattern_of("team", &current, &previous),
-    })
+    }
 }
 
 impl PatternReport {
@@ -523,6 +442,7 @@ mod tests {
             duration_s: 1800.0,
             root_causes: causes.to_vec(),
             salvage_action: Some(Action::RecoveryEmail),
+            crm: CrmFields::default(),
         }
     }
 

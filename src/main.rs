@@ -87,7 +87,7 @@ enum Command {
         #[arg(long)]
         model: Option<PathBuf>,
     },
-    /// List capture devices by the names the config takes; likely monitors are marked.
+    /// Name the sound server and list its capture sources by the names the config takes (monitors marked).
     Devices,
     /// Start or end a call on the running daemon.
     Call {
@@ -320,8 +320,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             // Decode the input before spending a second on loading the model.
             let call = callcoach::audio::file::load_call(&file, swap)?;
             let engine = WhisperEngine::load(&model_path, config.transcribe.clone())?;
-            let segments = recording::transcribe_call(call, engine, &config.segmenter)
-                .with_context(|| format!("transcribing {}", file.display()))?;
+            // The live pipeline at full speed, without a journal: the config's segmenter and echo path.
+            let options = recording::pipeline_options(&config, "transcribe", &file.display().to_string());
+            let segments = recording::transcribe_call(call, engine, options).with_context(|| format!("transcribing {}", file.display()))?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&segments)?);
             } else if segments.is_empty() {
@@ -367,10 +368,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             daemon::run_live(&config, model, stop_on_signals()?)?;
         }
         Command::Devices => {
-            let devices = callcoach::audio::capture::list_devices_on(config.capture.host)?;
-            for device in devices {
-                println!("{}{}", device.name, if device.is_monitor_likely { "    (likely monitor: use as far_end)" } else { "" });
-            }
+            print!("{}", callcoach::audio::capture::device_report()?);
         }
         Command::Call { command } => {
             let token = callcoach::server::load_or_create_token(&config.token_file)?;

@@ -39,6 +39,9 @@
 //! abandoned and counted in [`ChannelStats::hung_closes`]).
 
 mod clock;
+mod sound_server;
+
+pub use self::sound_server::{SoundServer, Source as ServerSource};
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
@@ -242,6 +245,117 @@ fn not_found_message(role: &str, name: &str, host: CaptureHost, available: &[Str
     )
 }
 
+/// Which devices to capture, and where they came from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Resolved {
+    /// The config names both.
+    AsConfigured(CaptureConfig),
+    /// None configured: the sound server's default source and its default
+    /// output's monitor, on the `pulse` host.
+    FromSoundServer { capture: CaptureConfig, server: String },
+}
+
+impl Resolved {
+    pub fn capture(&self) -> &CaptureConfig {
+        match self {
+            Resolved::AsConfigured(capture) | Resolved::FromSoundServer { capture, .. } => capture,
+        }
+    }
+}
+
+/// The devices to capture: the configured ones, or on a first run (no
+/// `capture.far_end`) with a PulseAudio or PipeWire server running, its
+/// default source as the mic (unless `capture.mic` names another) and the
+/// monitor of its default sink as the far end.
+pub fn resolve_devices(cfg: &CaptureConfig) -> Result<Resolved, CaptureError> {
+    if !cfg.far_end.trim().is_empty() {
+        return Ok(Resolved::AsConfigured(cfg.clone()));
+    }
+    let not_set = "capture.far_end is not set";
+    let server = match SoundServer::query() {
+        None => {
+            return Err(CaptureError::Config(format!(
+                "{not_set} and no PulseAudio or PipeWire server is running to take the default output's monitor from: name an input device that hears the call (`callcoach devices` lists them)"
+            )))
+        }
+        Some(Err(problem)) => return Err(CaptureError::Config(format!("{not_set} and the sound server could not be asked for its defaults: {problem}"))),
+        Some(Ok(server)) => server,
+    };
+    let far_end = server.default_sink_monitor.clone().ok_or_else(|| {
+        CaptureError::Config(format!("{not_set} and {} has no default output to take the monitor of", server.name))
+    })?;
+    let mic = match cfg.mic.trim() {
+        "" | "default" => server.default_source.clone().ok_or_else(|| {
+            CaptureError::Config(format!("capture.mic is not set and {} has no default source", server.name))
+        })?,
+        named if cfg.host == CaptureHost::Pulse => named.to_string(),
+        named => {
+            return Err(CaptureError::Config(format!(
+                "{not_set}: with capture.mic = \"{named}\" on the ALSA host, name the far end too (or set capture.host = \"pulse\" to use {}'s monitor \"{far_end}\")",
+                server.name
+            )))
+        }
+    };
+    if server.sources.iter().any(|s| s.name == mic && s.is_monitor) {
+        return Err(CaptureError::Config(format!(
+            "{}'s default source \"{mic}\" is a monitor, not a microphone: set capture.mic to the rep's microphone (`callcoach devices` lists them)",
+            server.name
+        )));
+    }
+    let capture = CaptureConfig { mic, far_end, host: CaptureHost::Pulse, ..cfg.clone() };
+    Ok(Resolved::FromSoundServer { capture, server: format!("{} at {}", server.name, server.address) })
+}
+
+/// ALSA PCMs that are plugins or routes, not capture sources: what
+/// `callcoach devices` leaves out on a machine without a sound server.
+const ALSA_PLUGINS: &[&str] = &[
+    "null", "lavrate", "lavcrate", "samplerate", "speexrate", "jack", "oss", "upmix", "vdownmix", "pulse", "pipewire",
+    "a52", "usbstream", "speex", "hdmi", "dmix", "iec958", "spdif", "modem", "phoneline",
+];
+
+/// Whether an ALSA device name is a plugin (`lavrate`, `samplerate_best`,
+/// `jack`, ...) rather than a source one could capture a person from.
+pub fn is_alsa_plugin(name: &str) -> bool {
+    let base = name.split(':').next().unwrap_or(name);
+    ALSA_PLUGINS.iter().any(|plugin| base == *plugin || base.strip_prefix(plugin).is_some_and(|rest| rest.starts_with('_')))
+}
+
+/// Runs `body` with this process's stderr pointed at /dev/null: ALSA's
+/// plugins and libjack print a screen of harmless errors while devices are
+/// enumerated. Process-wide, so only for short, start-up moments.
+pub fn without_library_noise<T>(body: impl FnOnce() -> T) -> T {
+    // SAFETY: plain fd calls on fds this function owns or restores; stderr
+    // is put back before returning (also on unwind, via the guard).
+    struct Restore(libc::c_int);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            unsafe {
+                libc::dup2(self.0, libc::STDERR_FILENO);
+                libc::close(self.0);
+            }
+        }
+    }
+    let saved = unsafe { libc::dup(libc::STDERR_FILENO) };
+    let null = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
+    if saved < 0 || null < 0 {
+        unsafe {
+            if saved >= 0 {
+                libc::close(saved);
+            }
+            if null >= 0 {
+                libc::close(null);
+            }
+        }
+        return body();
+    }
+    unsafe {
+        libc::dup2(null, libc::STDERR_FILENO);
+        libc::close(null);
+    }
+    let _restore = Restore(saved);
+    body()
+}
+
 /// A stream format: what a device delivers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StreamFormat {
@@ -270,8 +384,8 @@ pub fn list_devices() -> Result<Vec<DeviceInfo>, CaptureError> {
     list_devices_on(CaptureHost::default())
 }
 
-/// Input devices of `host`, named as the config takes them. Enumerating ALSA
-/// prints harmless noise (jack, oss, ...) to stderr.
+/// Input devices of `host`, named as the config takes them. (Enumerating
+/// ALSA prints harmless noise from jack, oss, ...; it is kept off stderr.)
 pub fn list_devices_on(host: CaptureHost) -> Result<Vec<DeviceInfo>, CaptureError> {
     let cpal_host = open_host(host)?;
     let mut infos: Vec<DeviceInfo> = Vec::new();
@@ -296,6 +410,64 @@ pub fn list_devices_on(host: CaptureHost) -> Result<Vec<DeviceInfo>, CaptureErro
     Ok(infos)
 }
 
+/// What `callcoach devices` prints: the sound server it talked to and its
+/// capture sources (monitors marked, the first-run picks named), then the
+/// ALSA devices that are real sources (plugins left out), with the
+/// libraries' enumeration noise kept off the terminal.
+pub fn device_report() -> Result<String, CaptureError> {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let server = SoundServer::query();
+    match &server {
+        Some(Ok(server)) => {
+            let _ = writeln!(out, "sound server: {} at {}", server.name, server.address);
+            let _ = writeln!(out, "capture sources (capture.host = \"pulse\"; a first run without a config takes the two marked \"first run\"):");
+            for source in &server.sources {
+                let mut marks = Vec::new();
+                if source.is_monitor {
+                    marks.push("monitor: use as far_end");
+                }
+                if server.default_source.as_deref() == Some(source.name.as_str()) {
+                    marks.push("default source; first run: mic");
+                }
+                if server.default_sink_monitor.as_deref() == Some(source.name.as_str()) {
+                    marks.push("default output's monitor; first run: far_end");
+                }
+                let marks = if marks.is_empty() { String::new() } else { format!("    ({})", marks.join("; ")) };
+                let _ = writeln!(out, "  {}{marks}\n      {}", source.name, source.description);
+            }
+        }
+        Some(Err(problem)) => {
+            let _ = writeln!(out, "sound server: not answering ({problem})");
+        }
+        None => {
+            let _ = writeln!(out, "sound server: none running (no PulseAudio or PipeWire socket); capture goes straight to ALSA");
+        }
+    }
+    let alsa = without_library_noise(|| list_devices_on(CaptureHost::Alsa));
+    let alsa: Vec<DeviceInfo> = match alsa {
+        Ok(devices) => devices.into_iter().filter(|d| !is_alsa_plugin(&d.name)).collect(),
+        Err(e) if matches!(server, Some(Ok(_))) => {
+            let _ = writeln!(out, "ALSA: {e}");
+            Vec::new()
+        }
+        Err(e) => return Err(e),
+    };
+    // With a sound server, ALSA's "default" routes are that server again.
+    let routes_only = alsa.iter().all(|d| d.name == "default" || d.name.starts_with("sysdefault"));
+    if !(matches!(server, Some(Ok(_))) && routes_only) {
+        let _ = writeln!(out, "ALSA capture devices (capture.host = \"alsa\"):");
+        if alsa.is_empty() {
+            let _ = writeln!(out, "  none");
+        }
+        for device in &alsa {
+            let mark = if device.is_monitor_likely { "    (likely monitor: use as far_end)" } else { "" };
+            let _ = writeln!(out, "  {}{mark}\n      {}", device.name, device.description);
+        }
+    }
+    Ok(out)
+}
+
 /// Whether a device looks like a monitor of an output or a loopback.
 pub fn is_monitor_likely(name: &str, description: &str) -> bool {
     let name = name.to_lowercase();
@@ -312,10 +484,13 @@ fn open_host(host: CaptureHost) -> Result<cpal::Host, CaptureError> {
 }
 
 fn input_devices(cpal_host: &cpal::Host, host: CaptureHost) -> Result<Vec<cpal::Device>, CaptureError> {
-    Ok(cpal_host
-        .input_devices()
-        .map_err(|e| CaptureError::Enumerate { host, reason: e.to_string() })?
-        .collect())
+    let enumerate = || cpal_host.input_devices().map(Iterator::collect::<Vec<_>>);
+    // ALSA's plugins (jack, oss, ...) print errors while being probed.
+    let devices = match host {
+        CaptureHost::Alsa => without_library_noise(enumerate),
+        CaptureHost::Pulse => enumerate(),
+    };
+    devices.map_err(|e| CaptureError::Enumerate { host, reason: e.to_string() })
 }
 
 /// `(config name, description)` of a device: the name is the host's device

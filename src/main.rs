@@ -86,6 +86,9 @@ enum Command {
     Run {
         #[arg(long)]
         model: Option<PathBuf>,
+        /// Serve the overlay on this port instead of the config's `server.port`.
+        #[arg(long)]
+        port: Option<u16>,
     },
     /// Name the sound server and list its capture sources by the names the config takes (monitors marked).
     Devices,
@@ -363,8 +366,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 brief.brief.primary_root_cause().map_or("no root cause", |c| c.as_str()),
             );
         }
-        Command::Run { model } => {
+        Command::Run { model, port } => {
             let model = model.unwrap_or_else(|| config.model_path.clone());
+            let mut config = config;
+            if let Some(port) = port {
+                config.server.port = port;
+            }
             daemon::run_live(&config, model, stop_on_signals()?)?;
         }
         Command::Devices => {

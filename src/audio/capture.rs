@@ -663,6 +663,41 @@ struct OpenStream {
     latch: Arc<ErrorLatch>,
     format: StreamFormat,
     opened_at: Instant,
+    first_frame: Arc<FirstFrame>,
+}
+
+/// When the first frame a stream delivered was captured, by the host's
+/// timestamps: an idle PulseAudio source delivers its first seconds in one
+/// late block (or a burst of periods the capture thread may catch half-way),
+/// so the arrival time alone misplaces them on the call clock.
+/// Written once by the data callback (atomics only), read by the capture thread.
+#[derive(Default)]
+struct FirstFrame {
+    /// Nanoseconds after the capture's call time 0, plus one; 0 = not yet.
+    at_ns: AtomicU64,
+}
+
+/// Host latencies above this are not believed (a bogus timestamp).
+const MAX_CAPTURE_LATENCY: Duration = Duration::from_secs(3);
+
+impl FirstFrame {
+    /// In the data callback: the first buffer's first frame was captured
+    /// `latency` before now. Real-time safe (a clock read and atomics).
+    fn note(&self, origin: Instant, latency: Duration) {
+        if self.at_ns.load(Ordering::Relaxed) != 0 {
+            return;
+        }
+        let at = Instant::now().saturating_duration_since(origin).saturating_sub(latency.min(MAX_CAPTURE_LATENCY));
+        let _ = self.at_ns.compare_exchange(0, at.as_nanos() as u64 + 1, Ordering::AcqRel, Ordering::Relaxed);
+    }
+
+    /// Seconds after call time 0, once the first buffer has arrived.
+    fn seconds(&self) -> Option<f64> {
+        match self.at_ns.load(Ordering::Acquire) {
+            0 => None,
+            ns => Some((ns - 1) as f64 / 1e9),
+        }
+    }
 }
 
 // Dead streams are dropped on helper threads (see `Reaper`); cpal 0.18 makes
@@ -679,6 +714,7 @@ fn open_stream(
     name: &str,
     buffer_ms: u32,
     counters: &Arc<ChannelCounters>,
+    origin: Instant,
 ) -> Result<OpenStream, CaptureError> {
     let device = find_device(cpal_host, host, speaker, name)?;
     let open_error = |reason: String| CaptureError::Open { role: role(speaker), name: name.to_string(), reason };
@@ -694,8 +730,17 @@ fn open_stream(
     let format = StreamFormat { channels, sample_rate: rate, sample_format: supported.sample_format().to_string() };
     let (producer, consumer) = rtrb::RingBuffer::<f32>::new((rate as usize * RING_SECONDS).max(8192));
     let latch = Arc::new(ErrorLatch::default());
+    let first_frame = Arc::new(FirstFrame::default());
 
-    let build = BuildArgs { device: &device, config, producer, counters: counters.clone(), latch: latch.clone() };
+    let build = BuildArgs {
+        device: &device,
+        config,
+        producer,
+        counters: counters.clone(),
+        latch: latch.clone(),
+        first_frame: first_frame.clone(),
+        origin,
+    };
     use cpal::SampleFormat as F;
     let stream = match supported.sample_format() {
         F::I8 => build.build::<i8>(),
@@ -716,7 +761,7 @@ fn open_stream(
     stream.play().map_err(|e| open_error(e.to_string()))?;
     counters.device_rate.store(rate, Ordering::Relaxed);
     counters.device_channels.store(channels as u32, Ordering::Relaxed);
-    Ok(OpenStream { stream, ring: consumer, latch, format, opened_at: Instant::now() })
+    Ok(OpenStream { stream, ring: consumer, latch, format, opened_at: Instant::now(), first_frame })
 }
 
 struct BuildArgs<'a> {
@@ -725,6 +770,9 @@ struct BuildArgs<'a> {
     producer: rtrb::Producer<f32>,
     counters: Arc<ChannelCounters>,
     latch: Arc<ErrorLatch>,
+    first_frame: Arc<FirstFrame>,
+    /// The capture's call time 0.
+    origin: Instant,
 }
 
 impl BuildArgs<'_> {
@@ -735,12 +783,16 @@ impl BuildArgs<'_> {
         T: SizedSample,
         f32: FromSample<T>,
     {
-        let BuildArgs { device, config, mut producer, counters, latch } = self;
+        let BuildArgs { device, config, mut producer, counters, latch, first_frame, origin } = self;
         let channels = config.channels as usize;
         let error_counters = counters.clone();
         device.build_input_stream::<T, _, _>(
             config,
-            move |data: &[T], _: &cpal::InputCallbackInfo| push_downmixed(data, channels, &mut producer, &counters),
+            move |data: &[T], info: &cpal::InputCallbackInfo| {
+                let stamp = info.timestamp();
+                first_frame.note(origin, stamp.callback.duration_since(stamp.capture));
+                push_downmixed(data, channels, &mut producer, &counters)
+            },
             // Atomics only: no logging here (an error storm would flood the log).
             move |error: cpal::Error| match error.kind() {
                 cpal::ErrorKind::Xrun => {
@@ -764,6 +816,8 @@ pub struct Capture {
     stop: Option<Sender<()>>,
     thread: Option<JoinHandle<()>>,
     stats: StatsReader,
+    /// Call time 0: the moment before either device was opened.
+    started: Instant,
 }
 
 /// A cheap, cloneable reader of a capture's counters, for threads that do
@@ -821,7 +875,7 @@ impl Capture {
         cfg.validate()?;
         let counters = [Arc::new(ChannelCounters::default()), Arc::new(ChannelCounters::default())];
         let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(1);
-        let (ready_tx, ready_rx) = crossbeam_channel::bounded::<Result<(), CaptureError>>(1);
+        let (ready_tx, ready_rx) = crossbeam_channel::bounded::<Result<Instant, CaptureError>>(1);
         let thread_cfg = cfg.clone();
         let thread_counters = counters.clone();
         let thread = std::thread::Builder::new()
@@ -834,7 +888,7 @@ impl Capture {
                         return;
                     }
                 };
-                let _ = ready_tx.send(Ok(()));
+                let _ = ready_tx.send(Ok(worker.started));
                 worker.run(stop_rx);
             })
             .map_err(|e| CaptureError::Thread(e.to_string()))?;
@@ -847,10 +901,11 @@ impl Capture {
             Err(RecvTimeoutError::Disconnected) => Err(CaptureError::Thread("the capture thread died while opening the devices".into())),
         };
         match outcome {
-            Ok(()) => Ok(Capture {
+            Ok(started) => Ok(Capture {
                 stop: Some(stop_tx),
                 thread: Some(thread),
                 stats: StatsReader { counters, devices: [cfg.mic.clone(), cfg.far_end.clone()], started: Instant::now() },
+                started,
             }),
             Err(e) => {
                 // The thread exits on its own once it sees the closed stop channel.
@@ -858,6 +913,12 @@ impl Capture {
                 Err(e)
             }
         }
+    }
+
+    /// The wall-clock instant of call time 0 (just before the devices were
+    /// opened): audio captured `t` seconds after it is delivered at call time `t`.
+    pub fn started_at(&self) -> Instant {
+        self.started
     }
 
     /// Counters and levels, read from atomics (cheap; call it as often as the
@@ -1074,7 +1135,7 @@ impl Worker {
         for speaker in Speaker::BOTH {
             let name = cfg.device_for(speaker).to_string();
             let counters = counters[speaker.channel()].clone();
-            let stream = open_stream(host.get()?, cfg.host, speaker, &name, buffer_ms, &counters)?;
+            let stream = open_stream(host.get()?, cfg.host, speaker, &name, buffer_ms, &counters, now)?;
             tracing::info!(
                 "capturing {} from \"{}\": {} ch, {} Hz, {}",
                 speaker,
@@ -1180,7 +1241,12 @@ impl Worker {
             if got > 0 {
                 if ch.out.clock.in_gap() {
                     let block_s = got as f64 / stream.format.sample_rate as f64;
-                    let (pad, gap_s) = ch.out.clock.end_gap(now_s, block_s);
+                    // A fresh stream's first block starts where the host says
+                    // its first frame was captured (never later than the
+                    // block's length before now); without a timestamp, it
+                    // ends now.
+                    let block_start_s = stream.first_frame.seconds().map_or(now_s - block_s, |at| at.min(now_s - block_s));
+                    let (pad, gap_s) = ch.out.clock.end_gap(block_start_s + block_s, block_s);
                     ch.out.silence(&mut out, pad, &ch.counters);
                     if ch.lost.take().is_some() {
                         back = Some(HealthEvent::DeviceBack {
@@ -1348,10 +1414,11 @@ impl Worker {
         }
         self.channels[index].next_retry = now + RECHECK;
         let (host_kind, buffer_ms) = (self.cfg.host, self.buffer_ms);
+        let started = self.started;
         let attempt = match self.host.get() {
             Ok(host) => {
                 let ch = &self.channels[index];
-                open_stream(host, host_kind, ch.speaker, &ch.device, buffer_ms, &ch.counters)
+                open_stream(host, host_kind, ch.speaker, &ch.device, buffer_ms, &ch.counters, started)
             }
             Err(e) => Err(e),
         };

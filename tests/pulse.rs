@@ -128,7 +128,19 @@ impl PulseServer {
 
     /// Plays a WAV into `sink` ([`MIC_SINK`] or [`FAR_END_SINK`]) with paplay.
     pub fn play(&self, sink: &str, wav: &Path) -> Playback {
+        self.play_with(sink, wav, &[])
+    }
+
+    /// Plays a WAV asking for a 10 ms latency: the sink then renders it at
+    /// once instead of in the idle null sink's 2 s blocks, so it sounds
+    /// (reaches the monitor) within a few tens of milliseconds of the call.
+    pub fn play_now(&self, sink: &str, wav: &Path) -> Playback {
+        self.play_with(sink, wav, &["--latency-msec=10"])
+    }
+
+    fn play_with(&self, sink: &str, wav: &Path, extra: &[&str]) -> Playback {
         let child = Command::new("paplay")
+            .args(extra)
             .arg(format!("--device={sink}"))
             .arg(wav)
             .envs(self.env())

@@ -1245,7 +1245,12 @@ impl Worker {
                     // its first frame was captured (never later than the
                     // block's length before now); without a timestamp, it
                     // ends now.
-                    let block_start_s = stream.first_frame.seconds().map_or(now_s - block_s, |at| at.min(now_s - block_s));
+                    let captured_s = stream.first_frame.seconds();
+                    let block_start_s = captured_s.map_or(now_s - block_s, |at| at.min(now_s - block_s));
+                    tracing::debug!(
+                        "{} device's first block: {block_s:.3} s arrived at {now_s:.3} s, first frame captured at {captured_s:?} s: placed at {block_start_s:.3} s",
+                        ch.speaker
+                    );
                     let (pad, gap_s) = ch.out.clock.end_gap(block_start_s + block_s, block_s);
                     ch.out.silence(&mut out, pad, &ch.counters);
                     if ch.lost.take().is_some() {

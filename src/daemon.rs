@@ -5,6 +5,13 @@
 //! Threads: the pipeline runs on its own `std::thread` per call; the server
 //! runs on a small tokio runtime; the live daemon's router thread moves audio
 //! from capture to the current call and decides when calls start and end.
+//!
+//! One audio route: the daemon loads the Whisper model once and gives each
+//! call its own inference state on it. During a call the VAD runs once per
+//! chunk, in the call's pipeline, and the router ends the call from the
+//! pipeline's [`VoiceActivity`]; the router's own detector (the `Watcher`)
+//! runs only between calls, and keeps a pre-roll so a call that starts by
+//! itself begins a second before its first voice.
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
@@ -246,7 +253,7 @@ pub fn run_live(config: &Config, model: PathBuf, stop: Arc<AtomicBool>) -> Resul
         Resolved::AsConfigured(capture) => capture,
         Resolved::FromSoundServer { capture, server } => {
             eprintln!(
-                "no capture devices configured: using {server}'s default source \"{}\" as the mic and \"{}\" (the default output's monitor) as the far end; set [capture] mic and far_end to choose others (`callcoach devices` lists them)",
+                "no capture devices configured; from the sound server ({server}): mic = its default source \"{}\", far end = \"{}\", the monitor of its default output (set [capture] mic and far_end to choose others; `callcoach devices` lists them)",
                 capture.mic, capture.far_end
             );
             capture
@@ -537,5 +544,41 @@ impl<'a> Router<'a> {
         self.finished.push(live.thread);
         // The watcher saw nothing of the call: it starts afresh from now.
         self.watcher = Watcher::new(self.config, self.now_s());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunks(events: &[AudioEvent], speaker: Speaker) -> Vec<f32> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                AudioEvent::Chunk { speaker: s, samples } if *s == speaker => Some(samples.clone()),
+                _ => None,
+            })
+            .flatten()
+            .collect()
+    }
+
+    /// The pre-roll hands over both channels from the same router sample,
+    /// in pieces the call's queue holds, and never more than it kept.
+    #[test]
+    fn pre_roll_starts_both_channels_at_the_same_sample() {
+        let mut pre_roll = PreRoll::new(2.0);
+        // 3 s on the rep's channel (only the last 2 s are kept), 2.5 s on the prospect's.
+        let rep: Vec<f32> = (0..48_000).map(|i| i as f32).collect();
+        let prospect: Vec<f32> = (0..40_000).map(|i| -(i as f32)).collect();
+        pre_roll.push(Speaker::Rep, &rep);
+        pre_roll.push(Speaker::Prospect, &prospect);
+        // Asked from sample 10 000: the rep's channel holds only from 16 000.
+        let (start, events) = pre_roll.take_since(10_000, [48_000, 40_000]);
+        assert_eq!(start, 16_000);
+        assert_eq!(chunks(&events, Speaker::Rep), rep[16_000..].to_vec());
+        assert_eq!(chunks(&events, Speaker::Prospect), prospect[16_000..].to_vec());
+        assert!(events.len() <= 2 * (32_000 / PRE_ROLL_PIECE + 1), "{} pieces", events.len());
+        // Taking empties it.
+        assert!(pre_roll.take_since(0, [48_000, 40_000]).1.is_empty());
     }
 }

@@ -1612,6 +1612,16 @@ mod tests {
     }
 
     #[test]
+    fn alsa_plugins_are_told_from_sources() {
+        for plugin in ["null", "lavrate", "samplerate", "samplerate_best", "speexrate_medium", "jack", "oss", "upmix", "vdownmix", "pulse", "hdmi:CARD=PCH,DEV=0"] {
+            assert!(is_alsa_plugin(plugin), "{plugin}");
+        }
+        for source in ["default", "sysdefault:CARD=PCH", "hw:CARD=PCH,DEV=0", "dsnoop:CARD=PCH,DEV=0", "callcoach_mic", "nullable"] {
+            assert!(!is_alsa_plugin(source), "{source}");
+        }
+    }
+
+    #[test]
     fn monitors_are_recognised() {
         assert!(is_monitor_likely("alsa_output.pci.analog-stereo.monitor", ""));
         assert!(is_monitor_likely("callcoach_farend", "Monitor of Built-in Audio"));

@@ -66,7 +66,12 @@ fn text(s: &CStr) -> String {
 }
 
 fn ask(address: String) -> Result<SoundServer, String> {
-    let client = pulseaudio::Client::from_env(c"callcoach").map_err(|e| format!("connecting to {address}: {e}"))?;
+    let socket_path = pulseaudio::socket_path_from_env().ok_or_else(|| format!("{address} is gone"))?;
+    let socket = std::os::unix::net::UnixStream::connect(&socket_path).map_err(|e| format!("connecting to {address}: {e}"))?;
+    // Like libpulse: the user's cookie, or (none yet, on a first run) a blank
+    // one, which a server that takes anonymous clients accepts.
+    let cookie = pulseaudio::cookie_path_from_env().and_then(|p| std::fs::read(p).ok()).unwrap_or_else(|| vec![0; 256]);
+    let client = pulseaudio::Client::new_unix(c"callcoach", socket, Some(cookie)).map_err(|e| format!("connecting to {address}: {e}"))?;
     let runtime = tokio::runtime::Builder::new_current_thread().build().map_err(|e| e.to_string())?;
     runtime.block_on(async {
         let info = client.server_info().await.map_err(|e| format!("asking {address} about itself: {e}"))?;

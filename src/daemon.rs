@@ -5,7 +5,15 @@
 //! Threads: the pipeline runs on its own `std::thread` per call; the server
 //! runs on a small tokio runtime; the live daemon's router thread moves audio
 //! from capture to the current call and decides when calls start and end.
+//!
+//! One audio route: the daemon loads the Whisper model once and gives each
+//! call its own inference state on it. During a call the VAD runs once per
+//! chunk, in the call's pipeline, and the router ends the call from the
+//! pipeline's [`VoiceActivity`]; the router's own detector (the `Watcher`)
+//! runs only between calls, and keeps a pre-roll so a call that starts by
+//! itself begins a second before its first voice.
 
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -15,7 +23,7 @@ use std::time::Duration;
 use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
 use tokio_util::sync::CancellationToken;
 
-use crate::audio::capture::{Capture, CaptureError};
+use crate::audio::capture::{Capture, CaptureError, Resolved};
 use crate::audio::file::CallAudio;
 use crate::audio::replay::{self, Speed};
 use crate::audio::source::{AudioEvent, SOURCE_RATE};
@@ -25,11 +33,11 @@ use crate::coach::{CallPrep, ObjectionLibrary};
 use crate::config::Config;
 use crate::events::{self, Event};
 use crate::journal;
-use crate::pipeline::{self, CallOutcome, EventSink, PipelineError, PipelineOptions};
+use crate::pipeline::{self, CallOutcome, EventSink, PipelineError, PipelineOptions, VoiceActivity};
 use crate::segment::echo::CallSegmenter;
 use crate::segment::SegmenterEvent;
 use crate::server::{self, ControlCommand, Hub, Server, ServerConfig};
-use crate::transcribe::{TranscribeError, WhisperEngine};
+use crate::transcribe::{TranscribeError, WhisperModel};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
@@ -132,16 +140,14 @@ pub fn call_paths(config: &Config, call_id: &str, out: Option<&Path>) -> (Vec<Pa
     (journals, events)
 }
 
-/// Pipeline options for a call, from the config.
+/// Pipeline options for a call, from the config: `transcribe`'s audio route
+/// (`recording::pipeline_options`) plus the call's journal, events and prep.
 pub fn pipeline_options(config: &Config, call_id: &str, label: &str, prep: CallPrep, out: Option<&Path>) -> PipelineOptions {
     let (journals, events) = call_paths(config, call_id, out);
-    let mut options = PipelineOptions::new(call_id, label);
+    let mut options = crate::recording::pipeline_options(config, call_id, label);
+    options.realtime = true;
     options.journal_paths = journals;
     options.events_path = Some(events);
-    options.segmenter = config.segmenter.clone();
-    options.echo_gate = config.call.echo_gate;
-    options.echo_cancel = config.call.echo_cancel;
-    options.coach = config.coach.clone();
     options.objections = Arc::new(ObjectionLibrary::builtin());
     options.prep = prep;
     options
@@ -190,7 +196,7 @@ pub struct ReplayRequest {
 
 /// Replays one call start to end, then builds its brief.
 pub fn replay(config: &Config, request: ReplayRequest, stop: Arc<AtomicBool>) -> Result<(CallOutcome, BriefOutput), DaemonError> {
-    let engine = WhisperEngine::load(&request.model, config.transcribe.clone())?;
+    let engine = WhisperModel::load(&request.model, config.transcribe.clone())?.engine()?;
     let overlay = match request.serve_port {
         Some(port) => {
             let overlay = Overlay::start(config, port)?;
@@ -232,16 +238,29 @@ struct LiveCall {
     audio: Sender<AudioEvent>,
     stop: Arc<AtomicBool>,
     thread: JoinHandle<()>,
+    /// The call's own VAD, read to end it on silence.
+    voice: Arc<VoiceActivity>,
 }
 
 /// Runs the live daemon until `stop` is set (SIGINT/SIGTERM): capture both
 /// devices, serve the overlay, start and end calls on command or by
-/// themselves, and write a brief after each call.
+/// themselves, and write a brief after each call. The model is loaded once
+/// here and shared by every call.
 pub fn run_live(config: &Config, model: PathBuf, stop: Arc<AtomicBool>) -> Result<(), DaemonError> {
     // Fail fast on a missing model or device, before anything is listening.
-    WhisperEngine::load(&model, config.transcribe.clone())?;
+    let model = WhisperModel::load(&model, config.transcribe.clone())?;
+    let capture_config = match crate::audio::capture::resolve_devices(&config.capture)? {
+        Resolved::AsConfigured(capture) => capture,
+        Resolved::FromSoundServer { capture, server } => {
+            eprintln!(
+                "no capture devices configured; from the sound server ({server}): mic = its default source \"{}\", far end = \"{}\", the monitor of its default output (set [capture] mic and far_end to choose others; `callcoach devices` lists them)",
+                capture.mic, capture.far_end
+            );
+            capture
+        }
+    };
     let (audio_tx, audio_rx) = bounded::<AudioEvent>(512);
-    let capture = Capture::start(&config.capture, audio_tx)?;
+    let capture = Capture::start(&capture_config, audio_tx)?;
     let mut overlay = Overlay::start(config, config.server.port)?;
     eprintln!("callcoach listening; overlay at {}", overlay.url);
     push_team_backlog(config);
@@ -261,7 +280,8 @@ pub fn run_live(config: &Config, model: PathBuf, stop: Arc<AtomicBool>) -> Resul
             }
         }
     });
-    let result = route(config, &model, audio_rx, command_rx, &overlay.hub, &stop);
+    let router = Router::new(config, &model, &overlay.hub);
+    let result = router.run(audio_rx, command_rx, &stop);
     capture.stop();
     drop(command_tx);
     result
@@ -278,130 +298,299 @@ fn push_team_backlog(config: &Config) {
     });
 }
 
-/// The router: owns the call lifecycle on its own loop (this thread).
-fn route(
-    config: &Config,
-    model: &Path,
-    audio: Receiver<AudioEvent>,
-    commands: Receiver<RouterCommand>,
-    hub: &Hub,
-    stop: &Arc<AtomicBool>,
-) -> Result<(), DaemonError> {
-    // A VAD that always runs, so calls can start and end by themselves.
-    let mut watcher = CallSegmenter::new(config.segmenter.clone(), config.call.echo_gate, config.call.echo_cancel);
-    let mut events = Vec::new();
-    let mut samples = [0u64; 2];
-    let mut recent_speech: [Vec<(f64, f64)>; 2] = [Vec::new(), Vec::new()];
-    let mut last_speech_s = 0.0f64;
-    let mut call: Option<LiveCall> = None;
-    let mut finished: Vec<JoinHandle<()>> = Vec::new();
-    loop {
-        if stop.load(Ordering::Relaxed) {
-            if let Some(live) = call.take() {
-                end_call(live, "daemon stopped", &mut finished);
-            }
-            break;
+/// Speech is kept from this long before the first voice of an auto-started
+/// call: the VAD's onset trails the first word's soft start.
+const PRE_VOICE_S: f64 = 1.0;
+/// Pre-roll is handed to a new call in pieces this long (the call's queue
+/// holds 1024 messages; a whole window in 20 ms chunks would not fit).
+const PRE_ROLL_PIECE: usize = SOURCE_RATE as usize / 2;
+
+/// Between calls: a VAD on both channels that decides when a call starts by
+/// itself. It does not run during a call (the call's pipeline has its own).
+struct Watcher {
+    segmenter: CallSegmenter,
+    /// Router time of the watcher's call time 0 (it is new after every call).
+    origin_s: f64,
+    /// Utterances per channel, router time.
+    recent: [Vec<(f64, f64)>; 2],
+    events: Vec<SegmenterEvent>,
+}
+
+impl Watcher {
+    fn new(config: &Config, origin_s: f64) -> Watcher {
+        Watcher {
+            segmenter: CallSegmenter::new(config.segmenter.clone(), config.call.echo_gate, config.call.echo_cancel),
+            origin_s,
+            recent: [Vec::new(), Vec::new()],
+            events: Vec::new(),
         }
-        // Commands first: they are rare and the rep is waiting on them.
-        while let Ok(command) = commands.try_recv() {
-            match command {
-                RouterCommand::Start(prep) => {
-                    if let Some(live) = call.take() {
-                        end_call(live, "a new call was started", &mut finished);
+    }
+
+    fn push(&mut self, speaker: Speaker, chunk: &[f32]) {
+        self.segmenter.push(speaker, chunk, &mut self.events);
+        for event in self.events.drain(..) {
+            if let SegmenterEvent::Final { utterance, .. } = event {
+                let span = (self.origin_s + utterance.start_s, self.origin_s + utterance.end_s);
+                self.recent[utterance.speaker.channel()].push(span);
+            }
+        }
+    }
+
+    /// When both sides have spoken `need_s` within the `window_s` ending at
+    /// `now_s` (router time): the start of the window's first utterance.
+    fn call_began(&mut self, now_s: f64, window_s: f64, need_s: f64) -> Option<f64> {
+        let window_start = now_s - window_s;
+        for list in self.recent.iter_mut() {
+            list.retain(|(_, end)| *end >= window_start);
+        }
+        let spoken = |list: &Vec<(f64, f64)>| list.iter().map(|(a, b)| b - a).sum::<f64>();
+        if self.recent.iter().all(|list| spoken(list) >= need_s) {
+            self.recent.iter().flatten().map(|(start, _)| *start).reduce(f64::min)
+        } else {
+            None
+        }
+    }
+}
+
+/// The last seconds of both channels as they arrived, so a call that starts
+/// by itself begins at its first voice instead of at the decision.
+struct PreRoll {
+    channels: [VecDeque<f32>; 2],
+    capacity: usize,
+}
+
+impl PreRoll {
+    fn new(seconds: f64) -> PreRoll {
+        let capacity = (seconds * SOURCE_RATE as f64).ceil() as usize;
+        PreRoll { channels: [VecDeque::with_capacity(capacity), VecDeque::with_capacity(capacity)], capacity }
+    }
+
+    fn push(&mut self, speaker: Speaker, chunk: &[f32]) {
+        let kept = &mut self.channels[speaker.channel()];
+        kept.extend(chunk.iter().copied());
+        let excess = kept.len().saturating_sub(self.capacity);
+        kept.drain(..excess);
+    }
+
+    /// Empties the buffer into chunks covering router samples `from` up to
+    /// each channel's end (`ends`), both channels starting at the same
+    /// sample: `from`, or later if a channel does not reach back that far.
+    /// Returns that start and the chunks, interleaved by call time.
+    fn take_since(&mut self, from: u64, ends: [u64; 2]) -> (u64, Vec<AudioEvent>) {
+        let held = [0, 1].map(|c| ends[c].saturating_sub(self.channels[c].len() as u64));
+        let start = from.max(held[0]).max(held[1]);
+        let mut pieces: [Vec<Vec<f32>>; 2] = [Vec::new(), Vec::new()];
+        for (c, kept) in self.channels.iter_mut().enumerate() {
+            let skip = (start - held[c]) as usize;
+            let audio: Vec<f32> = kept.drain(..).skip(skip).collect();
+            pieces[c] = audio.chunks(PRE_ROLL_PIECE).map(<[f32]>::to_vec).collect();
+        }
+        let mut events = Vec::new();
+        let [rep, prospect] = pieces;
+        let mut rep = rep.into_iter();
+        let mut prospect = prospect.into_iter();
+        loop {
+            let (a, b) = (rep.next(), prospect.next());
+            if a.is_none() && b.is_none() {
+                break;
+            }
+            if let Some(samples) = a {
+                events.push(AudioEvent::Chunk { speaker: Speaker::Rep, samples });
+            }
+            if let Some(samples) = b {
+                events.push(AudioEvent::Chunk { speaker: Speaker::Prospect, samples });
+            }
+        }
+        (start, events)
+    }
+
+    fn clear(&mut self) {
+        self.channels.iter_mut().for_each(VecDeque::clear);
+    }
+}
+
+/// The live daemon's router: moves audio from capture to the current call
+/// and owns the call lifecycle, on its own loop (the daemon's main thread).
+struct Router<'a> {
+    config: &'a Config,
+    model: &'a WhisperModel,
+    hub: &'a Hub,
+    /// Samples received per channel since capture began: the router's clock.
+    samples: [u64; 2],
+    watcher: Watcher,
+    pre_roll: PreRoll,
+    call: Option<LiveCall>,
+    finished: Vec<JoinHandle<()>>,
+}
+
+impl<'a> Router<'a> {
+    fn new(config: &'a Config, model: &'a WhisperModel, hub: &'a Hub) -> Router<'a> {
+        Router {
+            config,
+            model,
+            hub,
+            samples: [0; 2],
+            watcher: Watcher::new(config, 0.0),
+            // The whole auto-start window, so the call can begin at its first voice.
+            pre_roll: PreRoll::new(config.call.auto_start_window_s + PRE_VOICE_S),
+            call: None,
+            finished: Vec::new(),
+        }
+    }
+
+    fn now_s(&self) -> f64 {
+        self.samples[0].max(self.samples[1]) as f64 / SOURCE_RATE as f64
+    }
+
+    fn run(mut self, audio: Receiver<AudioEvent>, commands: Receiver<RouterCommand>, stop: &Arc<AtomicBool>) -> Result<(), DaemonError> {
+        loop {
+            if stop.load(Ordering::Relaxed) {
+                self.end_call("daemon stopped");
+                break;
+            }
+            // Commands first: they are rare and the rep is waiting on them.
+            while let Ok(command) = commands.try_recv() {
+                match command {
+                    RouterCommand::Start(prep) => {
+                        self.end_call("a new call was started");
+                        self.start_call(prep, Vec::new())?;
                     }
-                    call = Some(start_call(config, model, prep, hub)?);
-                    last_speech_s = samples[0].max(samples[1]) as f64 / SOURCE_RATE as f64;
+                    RouterCommand::End(reason) => self.end_call(reason),
                 }
-                RouterCommand::End(reason) => {
-                    if let Some(live) = call.take() {
-                        end_call(live, reason, &mut finished);
+            }
+            let event = match audio.recv_timeout(Duration::from_millis(100)) {
+                Ok(event) => event,
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => continue,
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
+            };
+            self.on_event(event)?;
+        }
+        for handle in self.finished {
+            let _ = handle.join();
+        }
+        Ok(())
+    }
+
+    fn on_event(&mut self, event: AudioEvent) -> Result<(), DaemonError> {
+        if let AudioEvent::Chunk { speaker, samples } = &event {
+            self.samples[speaker.channel()] += samples.len() as u64;
+            if self.call.is_none() {
+                // Between calls only: during one, the call's pipeline runs the VAD.
+                self.watcher.push(*speaker, samples);
+                self.pre_roll.push(*speaker, samples);
+                if self.config.call.auto_start {
+                    let call = &self.config.call;
+                    if let Some(first_voice_s) = self.watcher.call_began(self.now_s(), call.auto_start_window_s, call.auto_start_speech_s) {
+                        self.auto_start(first_voice_s)?;
+                        // This chunk is the pre-roll's last.
+                        return Ok(());
                     }
                 }
             }
         }
-        let event = match audio.recv_timeout(Duration::from_millis(100)) {
-            Ok(event) => event,
-            Err(crossbeam_channel::RecvTimeoutError::Timeout) => continue,
-            Err(crossbeam_channel::RecvTimeoutError::Disconnected) => break,
-        };
-        if let AudioEvent::Chunk { speaker, samples: chunk } = &event {
-            samples[speaker.channel()] += chunk.len() as u64;
-            watcher.push(*speaker, chunk, &mut events);
-            for e in events.drain(..) {
-                if let SegmenterEvent::Final { utterance, .. } = e {
-                    last_speech_s = last_speech_s.max(utterance.end_s);
-                    let list = &mut recent_speech[utterance.speaker.channel()];
-                    list.push((utterance.start_s, utterance.end_s));
-                }
-            }
-            if watcher.segmenter(*speaker).is_speaking() {
-                last_speech_s = last_speech_s.max(samples[speaker.channel()] as f64 / SOURCE_RATE as f64);
-            }
+        let silence_s = self.config.call.auto_end_silence_min * 60.0;
+        if self.call.as_ref().is_some_and(|live| live.voice.silent_for_s() >= silence_s) {
+            self.end_call("silence");
         }
-        let now_s = samples[0].max(samples[1]) as f64 / SOURCE_RATE as f64;
-        match &call {
-            None if config.call.auto_start => {
-                let window_start = now_s - config.call.auto_start_window_s;
-                for list in recent_speech.iter_mut() {
-                    list.retain(|(_, end)| *end >= window_start);
-                }
-                let spoken = |s: Speaker| recent_speech[s.channel()].iter().map(|(a, b)| b - a).sum::<f64>();
-                if spoken(Speaker::Rep) >= config.call.auto_start_speech_s && spoken(Speaker::Prospect) >= config.call.auto_start_speech_s {
-                    tracing::info!("speech on both channels: starting a call");
-                    call = Some(start_call(config, model, CallPrep { rep_name: config.rep_name.clone(), ..CallPrep::default() }, hub)?);
-                    recent_speech = [Vec::new(), Vec::new()];
-                    last_speech_s = now_s;
-                }
-            }
-            Some(_) if now_s - last_speech_s >= config.call.auto_end_silence_min * 60.0 => {
-                let live = call.take().expect("a call");
-                end_call(live, "silence", &mut finished);
-            }
-            _ => {}
-        }
-        if let Some(live) = &call {
+        if let Some(live) = &self.call {
             // Never wait on the call's pipeline: a full queue drops the chunk
             // (the pipeline reports its own backlog).
             if let Err(TrySendError::Disconnected(_)) = live.audio.try_send(event) {
-                call = None;
+                self.call = None;
             }
         }
+        Ok(())
     }
-    for handle in finished {
-        let _ = handle.join();
+
+    /// Starts a call that began at `first_voice_s` (router time): it gets the
+    /// audio from just before then, so its first utterance is whole.
+    fn auto_start(&mut self, first_voice_s: f64) -> Result<(), DaemonError> {
+        let from = ((first_voice_s - PRE_VOICE_S).max(0.0) * SOURCE_RATE as f64) as u64;
+        let (start, pre_roll) = self.pre_roll.take_since(from, self.samples);
+        let kept_s = self.now_s() - start as f64 / SOURCE_RATE as f64;
+        tracing::info!("speech on both channels: starting a call with the {kept_s:.1} s since its first voice");
+        let prep = CallPrep { rep_name: self.config.rep_name.clone(), ..CallPrep::default() };
+        self.start_call(prep, pre_roll)
     }
-    Ok(())
+
+    fn start_call(&mut self, prep: CallPrep, pre_roll: Vec<AudioEvent>) -> Result<(), DaemonError> {
+        let (config, hub) = (self.config, self.hub);
+        let engine = self.model.engine()?;
+        let call_id = new_call_id();
+        let voice = Arc::new(VoiceActivity::default());
+        let mut options = pipeline_options(config, &call_id, "capture", prep.clone(), None);
+        options.voice = Some(voice.clone());
+        let (tx, rx) = bounded::<AudioEvent>(1024);
+        for event in pre_roll {
+            // The queue is new and the pre-roll a fraction of it: this never drops.
+            let _ = tx.try_send(event);
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        let config = config.clone();
+        let hub = hub.clone();
+        let call_stop = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("call-{call_id}"))
+            .spawn(move || {
+                let sinks: Vec<Box<dyn EventSink>> = vec![Box::new(hub.clone())];
+                match pipeline::run_call(rx, engine, options, sinks, call_stop) {
+                    Ok(outcome) => match finish_call(&config, &outcome, &prep, None, Some(&hub)) {
+                        Ok(output) => eprintln!("call {} ended; brief in {}", outcome.call_id, output.folder.display()),
+                        Err(error) => tracing::error!(%error, call = %outcome.call_id, "writing the brief failed; rebuild it with `callcoach brief --from-journal`"),
+                    },
+                    Err(error) => tracing::error!(%error, "the call's pipeline failed"),
+                }
+            })
+            .map_err(|e| DaemonError::Other(format!("starting the call thread: {e}")))?;
+        tracing::info!(call = %call_id, "call started");
+        self.pre_roll.clear();
+        self.call = Some(LiveCall { audio: tx, stop, thread, voice });
+        Ok(())
+    }
+
+    fn end_call(&mut self, reason: &str) {
+        let Some(live) = self.call.take() else { return };
+        tracing::info!(reason, "ending the call");
+        live.stop.store(true, Ordering::Relaxed);
+        drop(live.audio);
+        self.finished.push(live.thread);
+        // The watcher saw nothing of the call: it starts afresh from now.
+        self.watcher = Watcher::new(self.config, self.now_s());
+    }
 }
 
-fn start_call(config: &Config, model: &Path, prep: CallPrep, hub: &Hub) -> Result<LiveCall, DaemonError> {
-    let engine = WhisperEngine::load(model, config.transcribe.clone())?;
-    let call_id = new_call_id();
-    let options = pipeline_options(config, &call_id, "capture", prep.clone(), None);
-    let (tx, rx) = bounded::<AudioEvent>(1024);
-    let stop = Arc::new(AtomicBool::new(false));
-    let config = config.clone();
-    let hub = hub.clone();
-    let call_stop = stop.clone();
-    let thread = std::thread::Builder::new()
-        .name(format!("call-{call_id}"))
-        .spawn(move || {
-            let sinks: Vec<Box<dyn EventSink>> = vec![Box::new(hub.clone())];
-            match pipeline::run_call(rx, engine, options, sinks, call_stop) {
-                Ok(outcome) => match finish_call(&config, &outcome, &prep, None, Some(&hub)) {
-                    Ok(output) => eprintln!("call {} ended; brief in {}", outcome.call_id, output.folder.display()),
-                    Err(error) => tracing::error!(%error, call = %outcome.call_id, "writing the brief failed; rebuild it with `callcoach brief --from-journal`"),
-                },
-                Err(error) => tracing::error!(%error, "the call's pipeline failed"),
-            }
-        })
-        .map_err(|e| DaemonError::Other(format!("starting the call thread: {e}")))?;
-    tracing::info!(call = %call_id, "call started");
-    Ok(LiveCall { audio: tx, stop, thread })
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-fn end_call(live: LiveCall, reason: &str, finished: &mut Vec<JoinHandle<()>>) {
-    tracing::info!(reason, "ending the call");
-    live.stop.store(true, Ordering::Relaxed);
-    drop(live.audio);
-    finished.push(live.thread);
+    fn chunks(events: &[AudioEvent], speaker: Speaker) -> Vec<f32> {
+        events
+            .iter()
+            .filter_map(|e| match e {
+                AudioEvent::Chunk { speaker: s, samples } if *s == speaker => Some(samples.clone()),
+                _ => None,
+            })
+            .flatten()
+            .collect()
+    }
+
+    /// The pre-roll hands over both channels from the same router sample,
+    /// in pieces the call's queue holds, and never more than it kept.
+    #[test]
+    fn pre_roll_starts_both_channels_at_the_same_sample() {
+        let mut pre_roll = PreRoll::new(2.0);
+        // 3 s on the rep's channel (only the last 2 s are kept), 2.5 s on the prospect's.
+        let rep: Vec<f32> = (0..48_000).map(|i| i as f32).collect();
+        let prospect: Vec<f32> = (0..40_000).map(|i| -(i as f32)).collect();
+        pre_roll.push(Speaker::Rep, &rep);
+        pre_roll.push(Speaker::Prospect, &prospect);
+        // Asked from sample 10 000: the rep's channel holds only from 16 000.
+        let (start, events) = pre_roll.take_since(10_000, [48_000, 40_000]);
+        assert_eq!(start, 16_000);
+        assert_eq!(chunks(&events, Speaker::Rep), rep[16_000..].to_vec());
+        assert_eq!(chunks(&events, Speaker::Prospect), prospect[16_000..].to_vec());
+        assert!(events.len() <= 2 * (32_000 / PRE_ROLL_PIECE + 1), "{} pieces", events.len());
+        // Taking empties it.
+        assert!(pre_roll.take_since(0, [48_000, 40_000]).1.is_empty());
+    }
 }

@@ -3,7 +3,8 @@
 //! # Module map (follows the data)
 //!
 //! ```text
-//! audio::capture (cpal) / audio::replay (file)   16 kHz chunks per speaker (audio::source)
+//! audio::capture (cpal) / audio::replay (file)   16 kHz chunks per speaker (audio::source);
+//!   capture::sound_server                        the PulseAudio/PipeWire server's defaults (first run)
 //!   -> segment (+ segment::aec, segment::echo)   echo cancellation on the mic (SpeexDSP, far end as
 //!                                                reference), echo gate, VAD, utterances; talk time
 //!                                                comes from here
@@ -14,13 +15,15 @@
 //!   -> events -> server                          events.jsonl, WebSocket + overlay page
 //!   -> journal                                   append-only transcript and verdicts, durable
 //! pipeline                                       one call on its own thread: all of the above
-//! daemon                                         call lifecycle (run, replay), brief at call end
+//! daemon                                         call lifecycle (run, replay), brief at call end;
+//!                                                one model per daemon, the call's VAD ends it,
+//!                                                auto-start with a pre-roll
 //! call end -> brief -> brief.md / brief.json; history (cross-call patterns)
 //!             history: local SQLite (default) + optional team PostgreSQL via an
 //!             offline outbox; CRM export (CSV/JSON)
 //!             (reads the journaled verdicts; coach::offline re-judges a journal without them)
 //! model                                          CTranslate2 -> ggml converter, q8_0, fetch
-//! recording                                      offline transcription of a recorded call
+//! recording                                      `transcribe`: the pipeline over a file at full speed, no journal
 //! synth, wer                                     synthetic calls and word error rate (tests, benches, demo)
 //! config, prep                                   raw TOML -> validated Config; the call's prep
 //! private_file                                   every file that holds a call: 0600, no-follow, atomic

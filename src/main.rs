@@ -86,8 +86,11 @@ enum Command {
     Run {
         #[arg(long)]
         model: Option<PathBuf>,
+        /// Serve the overlay on this port instead of the config's `server.port`.
+        #[arg(long)]
+        port: Option<u16>,
     },
-    /// List capture devices by the names the config takes; likely monitors are marked.
+    /// Name the sound server and list its capture sources by the names the config takes (monitors marked).
     Devices,
     /// Start or end a call on the running daemon.
     Call {
@@ -384,8 +387,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             // Decode the input before spending a second on loading the model.
             let call = callcoach::audio::file::load_call(&file, swap)?;
             let engine = WhisperEngine::load(&model_path, config.transcribe.clone())?;
-            let segments = recording::transcribe_call(call, engine, &config.segmenter)
-                .with_context(|| format!("transcribing {}", file.display()))?;
+            // The live pipeline at full speed, without a journal: the config's segmenter and echo path.
+            let options = recording::pipeline_options(&config, "transcribe", &file.display().to_string());
+            let segments = recording::transcribe_call(call, engine, options).with_context(|| format!("transcribing {}", file.display()))?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&segments)?);
             } else if segments.is_empty() {
@@ -426,15 +430,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 brief.brief.primary_root_cause().map_or("no root cause", |c| c.as_str()),
             );
         }
-        Command::Run { model } => {
+        Command::Run { model, port } => {
             let model = model.unwrap_or_else(|| config.model_path.clone());
+            let mut config = config;
+            if let Some(port) = port {
+                config.server.port = port;
+            }
             daemon::run_live(&config, model, stop_on_signals()?)?;
         }
         Command::Devices => {
-            let devices = callcoach::audio::capture::list_devices_on(config.capture.host)?;
-            for device in devices {
-                println!("{}{}", device.name, if device.is_monitor_likely { "    (likely monitor: use as far_end)" } else { "" });
-            }
+            print!("{}", callcoach::audio::capture::device_report()?);
         }
         Command::Call { command } => {
             let token = callcoach::server::load_or_create_token(&config.token_file)?;

@@ -16,7 +16,7 @@ use std::collections::VecDeque;
 use std::fs::File;
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -67,6 +67,45 @@ pub struct PipelineOptions {
     /// is given up (and reported) in real-time mode.
     pub max_backlog: usize,
     pub prep: CallPrep,
+    /// Where the pipeline publishes its voice activity as it goes (the live
+    /// daemon's router reads it to end a call on silence, so the VAD runs
+    /// once per chunk).
+    pub voice: Option<Arc<VoiceActivity>>,
+}
+
+/// The call's voice activity as the pipeline's segmenters see it, shared with
+/// another thread. Written by the pipeline thread, read by anyone; atomics only.
+#[derive(Debug, Default)]
+pub struct VoiceActivity {
+    /// Per channel: call-time samples processed so far.
+    processed: [AtomicU64; 2],
+    /// Per channel: call-time sample index just past the latest speech (0 = none yet).
+    voice_end: [AtomicU64; 2],
+}
+
+impl VoiceActivity {
+    /// Call time the pipeline has processed up to, seconds.
+    pub fn processed_s(&self) -> f64 {
+        self.processed.iter().map(|p| p.load(Ordering::Relaxed)).max().unwrap_or(0) as f64 / SOURCE_RATE as f64
+    }
+
+    /// Call time of the latest speech on either channel, seconds (0 before any).
+    pub fn last_voice_s(&self) -> f64 {
+        self.voice_end.iter().map(|v| v.load(Ordering::Relaxed)).max().unwrap_or(0) as f64 / SOURCE_RATE as f64
+    }
+
+    /// Seconds of call time processed since anyone last spoke.
+    pub fn silent_for_s(&self) -> f64 {
+        (self.processed_s() - self.last_voice_s()).max(0.0)
+    }
+
+    fn processed(&self, speaker: Speaker, samples: u64) {
+        self.processed[speaker.channel()].store(samples, Ordering::Relaxed);
+    }
+
+    fn voiced(&self, speaker: Speaker, until_sample: u64) {
+        self.voice_end[speaker.channel()].fetch_max(until_sample, Ordering::Relaxed);
+    }
 }
 
 impl PipelineOptions {
@@ -85,6 +124,7 @@ impl PipelineOptions {
             metrics_interval_s: 0.5,
             max_backlog: 32,
             prep: CallPrep::default(),
+            voice: None,
         }
     }
 }
@@ -273,6 +313,20 @@ impl CallState {
         let mut seg_events = std::mem::take(&mut self.seg_events);
         self.segmenter.push(speaker, samples, &mut seg_events);
         self.report_voice(speaker);
+        if let Some(voice) = &self.options.voice {
+            // The segmenters' VAD, shared: the router never runs its own during a call.
+            for speaker in Speaker::BOTH {
+                if self.segmenter.segmenter(speaker).is_speaking() {
+                    voice.voiced(speaker, self.samples_seen[speaker.channel()]);
+                }
+            }
+            for event in &seg_events {
+                if let SegmenterEvent::Final { utterance, .. } = event {
+                    voice.voiced(utterance.speaker, (utterance.end_s * SOURCE_RATE as f64) as u64);
+                }
+            }
+            voice.processed(speaker, self.samples_seen[channel]);
+        }
         // Voice-only prompts go out with the chunk that raised them.
         self.publish_prompts()?;
         for event in seg_events.drain(..) {

@@ -1,20 +1,42 @@
-//! Transcription of a recorded call, start to finish: decode, resample,
-//! segment each speaker's channel, transcribe utterance by utterance on the
-//! transcriber's worker thread, and return the segments in call order.
+//! Transcription of a recorded call (`callcoach transcribe`): the live
+//! pipeline run over the file at full speed, without a journal or events, so
+//! it segments with the configured segmenter, cancels and gates echo on the
+//! mic exactly as a live call or `callcoach replay --speed max` does, and
+//! gives the same segments as they do for the same file.
+//!
+//! Threads: the file is fed by the replay thread; the pipeline runs on the
+//! calling thread and whisper on the transcriber's worker thread.
 
 use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
 use crate::audio::file::{load_call, load_mono_16k, AudioFileError, CallAudio};
-use crate::call::{Segment, Speaker};
-use crate::segment::{segment_offline, SegmenterConfig};
-use crate::transcribe::{Job, SpeechToText, TranscribeError, Transcriber};
+use crate::audio::replay::{self, Speed};
+use crate::call::Segment;
+use crate::config::Config;
+use crate::pipeline::{self, PipelineError, PipelineOptions};
+use crate::transcribe::SpeechToText;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RecordingError {
     #[error(transparent)]
     Audio(#[from] AudioFileError),
     #[error(transparent)]
-    Transcribe(#[from] TranscribeError),
+    Pipeline(#[from] PipelineError),
+}
+
+/// The audio route of a call from the config (segmenter, echo canceller and
+/// gate), at full speed, writing nothing: what `transcribe` runs, and what
+/// every call's options start from.
+pub fn pipeline_options(config: &Config, call_id: &str, label: &str) -> PipelineOptions {
+    let mut options = PipelineOptions::new(call_id, label);
+    options.realtime = false;
+    options.segmenter = config.segmenter.clone();
+    options.echo_gate = config.call.echo_gate;
+    options.echo_cancel = config.call.echo_cancel;
+    options.coach = config.coach.clone();
+    options
 }
 
 /// Transcribes the call in `path` (stereo: left rep, right prospect; `swap` flips).
@@ -22,56 +44,32 @@ pub fn transcribe_file<E: SpeechToText + 'static>(
     path: &Path,
     swap: bool,
     engine: E,
-    segmenter: &SegmenterConfig,
+    options: PipelineOptions,
 ) -> Result<Vec<Segment>, RecordingError> {
-    transcribe_call(load_call(path, swap)?, engine, segmenter)
+    transcribe_call(load_call(path, swap)?, engine, options)
 }
 
-/// Transcribes decoded call audio.
+/// Transcribes decoded call audio through the pipeline at full speed and
+/// returns the non-empty final segments in call order. `options` should not
+/// name journal or events files (use `callcoach replay --out` for those).
 pub fn transcribe_call<E: SpeechToText + 'static>(
     call: CallAudio,
     engine: E,
-    segmenter: &SegmenterConfig,
+    mut options: PipelineOptions,
 ) -> Result<Vec<Segment>, RecordingError> {
-    let mut channels = vec![(Speaker::Rep, call.rep)];
-    if let Some(prospect) = call.prospect {
-        channels.push((Speaker::Prospect, prospect));
-    }
-    let mut jobs = Vec::new();
-    for (speaker, samples) in &channels {
-        for (utterance, audio) in segment_offline(samples, *speaker, segmenter) {
-            jobs.push(Job { speaker: *speaker, start_s: utterance.start_s, end_s: utterance.end_s, audio, is_final: true });
-        }
-    }
-    // Transcribe in call order so a reader could watch them arrive as they would live.
-    jobs.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
-    transcribe_jobs(engine, jobs)
+    // Full speed: the pipeline waits for the transcriber, so nothing is dropped.
+    options.realtime = false;
+    let (tx, rx) = crossbeam_channel::bounded(256);
+    let stop = Arc::new(AtomicBool::new(false));
+    let source = replay::start(call, Speed::Max, tx, stop.clone());
+    let outcome = pipeline::run_call(rx, engine, options, Vec::new(), stop);
+    let _ = source.join();
+    Ok(outcome?.segments)
 }
 
 /// Loads a call recorded as two files, one per speaker (each mixed down to mono).
 pub fn load_pair(rep: &Path, prospect: &Path) -> Result<CallAudio, AudioFileError> {
     Ok(CallAudio { rep: load_mono_16k(rep)?, prospect: Some(load_mono_16k(prospect)?) })
-}
-
-/// Runs `jobs` through a transcriber and returns the non-empty segments in call order.
-pub fn transcribe_jobs<E: SpeechToText + 'static>(engine: E, jobs: Vec<Job>) -> Result<Vec<Segment>, RecordingError> {
-    let transcriber = Transcriber::spawn(engine, 8);
-    let mut segments = Vec::new();
-    for job in jobs {
-        // Collect as we go so the bounded result queue never fills.
-        while let Ok(result) = transcriber.results().try_recv() {
-            segments.push(result?.segment);
-        }
-        if transcriber.submit(job).is_err() {
-            break;
-        }
-    }
-    for result in transcriber.finish() {
-        segments.push(result?.segment);
-    }
-    segments.retain(|s| !s.text.trim().is_empty());
-    segments.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
-    Ok(segments)
 }
 
 /// `[00:12.3 – 00:15.8] rep: text` lines.

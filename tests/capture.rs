@@ -523,3 +523,67 @@ fn devices_are_listed_with_monitors_marked() {
         assert!(default_host.iter().any(|d| d.name == pulse::ALSA_MIC), "list_devices uses the ALSA host");
     });
 }
+
+/// Writes `seconds` of 16 kHz mono: a `hz` tone burst for the first 0.3 s, then silence.
+fn burst_wav(path: &Path, hz: f64, seconds: f64) {
+    let spec = hound::WavSpec { channels: 1, sample_rate: 16_000, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+    let mut writer = hound::WavWriter::create(path, spec).expect("creating a WAV");
+    for i in 0..(seconds * 16_000.0) as usize {
+        let t = i as f64 / 16_000.0;
+        let s = if t < 0.3 { 0.5 * (2.0 * std::f64::consts::PI * hz * t).sin() } else { 0.0 };
+        writer.write_sample((s * 32767.0) as i16).expect("writing a sample");
+    }
+    writer.finalize().expect("finishing a WAV");
+}
+
+/// Call time (seconds) of the first loud sample, if any.
+fn onset_s(samples: &[f32]) -> Option<f64> {
+    samples.iter().position(|s| s.abs() > 0.1).map(|i| i as f64 / 16_000.0)
+}
+
+/// Issue 12 item 4 (partly): audio played in a device's first seconds,
+/// before its first callback (an idle null sink delivers its first block up
+/// to 2 s late), is kept, on both channels alike. A tone burst goes into each
+/// sink (low-latency playback) right after the devices open on the ALSA host;
+/// it must arrive on both channels, at the same call time within 0.25 s, and
+/// no later than 2 s after it was played. The start-up block is placed by the
+/// host's capture timestamp of its first frame; the offset that remains
+/// (reported as `first_seconds`) is the pulse plugin's start-up buffering,
+/// which its timestamps do not show.
+#[test]
+fn audio_in_a_devices_first_seconds_is_kept_on_both_channels_alike() {
+    in_child_process("audio_in_a_devices_first_seconds_is_kept_on_both_channels_alike", || {
+        let server = PulseServer::start();
+        server.use_in_this_process();
+        // Different tones: the same sound on both would be taken for a far end re-routed to the mic.
+        let (mic_wav, far_wav) = (server.dir().join("mic-burst.wav"), server.dir().join("far-burst.wav"));
+        burst_wav(&mic_wav, 700.0, 2.5);
+        burst_wav(&far_wav, 1100.0, 2.5);
+        let cfg = alsa_config();
+        let (tx, rx) = crossbeam_channel::bounded(4096);
+        let capture = Capture::start(&cfg, tx).expect("capture starts");
+        let recorder = Recorder::start(rx);
+        let played_s = capture.started_at().elapsed().as_secs_f64();
+        let before = capture.stats().channels.map(|c| c.callbacks);
+        let mic = server.play_now(pulse::MIC_SINK, &mic_wav);
+        let far_end = server.play_now(pulse::FAR_END_SINK, &far_wav);
+        mic.wait();
+        far_end.wait();
+        std::thread::sleep(Duration::from_millis(1500));
+        stop_within_5s(capture);
+        let recorded = recorder.finish();
+        assert!(recorded.health.is_empty(), "{:?}", recorded.health);
+        let onsets = recorded.audio.each_ref().map(|a| onset_s(a));
+        report(
+            "first_seconds",
+            format!("played at {played_s:.3} s after opening (callbacks before: {before:?}); heard at mic {:?}, far end {:?}", onsets[0], onsets[1]),
+        );
+        assert_eq!(before, [0, 0], "the burst must be played before the devices' first callbacks");
+        let [Some(mic_s), Some(far_s)] = onsets else { panic!("the burst is missing from a channel: {onsets:?}") };
+        // 0.04-0.09 s on an idle machine; more when another process holds a core.
+        assert!((mic_s - far_s).abs() <= 0.25, "the channels disagree by {:.3} s", mic_s - far_s);
+        for onset in [mic_s, far_s] {
+            assert!(onset >= played_s - 0.02 && onset <= played_s + 2.0, "played at {played_s:.3} s, heard at {onset:.3} s");
+        }
+    });
+}

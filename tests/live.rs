@@ -140,10 +140,16 @@ struct Daemon {
 
 impl Daemon {
     fn start(server: &PulseServer, home: &Home, port: u16) -> Daemon {
+        Daemon::start_with(server, home, port, &[])
+    }
+
+    /// `callcoach run` with `extra` arguments.
+    fn start_with(server: &PulseServer, home: &Home, port: u16, extra: &[&str]) -> Daemon {
         let mut child = home
             .callcoach()
             .args(["run", "--model"])
             .arg(util::model_path())
+            .args(extra)
             .envs(server.env())
             // Device loss is logged at warn, recovery and call start/end at info.
             .env("CALLCOACH_LOG", "warn,callcoach=info,whisper_rs=off")
@@ -844,4 +850,184 @@ fn kill_9_mid_utterance_keeps_the_words_already_transcribed() {
     let transcript = fs::read_to_string(PathBuf::from(stdout.trim()).join("transcript.md")).expect("transcript.md");
     let first_words: String = recovered.text.split_whitespace().take(4).collect::<Vec<_>>().join(" ");
     assert!(transcript.contains(&first_words), "the recovered words are not in transcript.md: {first_words:?}\n{transcript}");
+}
+
+/// The first words of `text`, lower-case, without punctuation.
+fn first_words(text: &str, n: usize) -> Vec<String> {
+    text.split_whitespace()
+        .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase())
+        .filter(|w| !w.is_empty())
+        .take(n)
+        .collect()
+}
+
+/// The call the auto-start tests play: the rep opens, so the call must reach
+/// back to the rep's first word, well before auto-start decides (once both
+/// sides have spoken 2 s, i.e. after the prospect's first line).
+const AUTO_CALL: &str = "\
+rep: Thanks for joining today. How does your team plan the work for each week?
+prospect: We mostly use spreadsheets and a lot of email.
+rep: What happens when a project runs late for one of your customers?
+prospect: When a project runs late, we call the customer and apologize.
+";
+
+/// Issue 12 item 3: with real cpal capture on PulseAudio null sinks, speech
+/// begins, the call starts by itself, and its first utterance is in the
+/// journal from its first word (whisper hears the rep's opening words, and
+/// the utterance begins just after the call's time 0, the pre-roll's start);
+/// after the last line the call ends by itself on silence (auto-end set to
+/// 6 s) and leaves a brief.
+#[test]
+fn an_auto_started_call_keeps_its_first_words_and_ends_on_silence() {
+    let _turn = one_at_a_time();
+    let server = PulseServer::start();
+    let home = Home::new();
+    let port = free_port();
+    home.write_config(&format!("{}auto_end_silence_min = 0.1\n", live_config(port)));
+    let call = util::render_script(AUTO_CALL);
+    let rep_wav = home.path().join("rep.wav");
+    let prospect_wav = home.path().join("prospect.wav");
+    write_mono_wav(&rep_wav, &call.rep);
+    write_mono_wav(&prospect_wav, &call.prospect);
+
+    let mut daemon = Daemon::start(&server, &home, port);
+    let (opened, _) = daemon
+        .wait_for_line(Duration::from_secs(1), |l| l.contains("capturing prospect from"))
+        .unwrap_or_else(|| panic!("the daemon did not log opening the far end:\n{}", daemon.log_text()));
+    std::thread::sleep(Duration::from_secs_f64(DEVICE_START_S).saturating_sub(opened.elapsed()));
+    assert!(home.call_journals().is_empty(), "a call started before anyone spoke:\n{}", daemon.log_text());
+
+    let rep_play = server.play(pulse::MIC_SINK, &rep_wav);
+    let prospect_play = server.play(pulse::FAR_END_SINK, &prospect_wav);
+    rep_play.wait();
+    prospect_play.wait();
+    let (started, line) = daemon
+        .wait_for_line(Duration::from_secs(5), |l| l.contains("starting a call"))
+        .unwrap_or_else(|| panic!("no call started by itself:\n{}", daemon.log_text()));
+    eprintln!("auto-start: {line}");
+    let ended = daemon
+        .wait_for_line(Duration::from_secs(40), |l| l.contains("call") && l.contains("ended; brief in"))
+        .unwrap_or_else(|| panic!("the call did not end by itself on silence:\n{}", daemon.log_text()));
+    let log = daemon.log_text();
+    assert!(log.contains("reason=\"silence\"") || log.contains("reason=silence"), "the call ended, but not on silence:\n{log}");
+    eprintln!("auto-end: {:.1} s after the call started", ended.0.duration_since(started).as_secs_f64());
+    let status = daemon.terminate(Duration::from_secs(60));
+    assert!(status.success(), "callcoach run exited with {status}:\n{}", daemon.log_text());
+
+    let journals = home.call_journals();
+    assert_eq!(journals.len(), 1, "one call: {journals:?}\n{}", daemon.log_text());
+    let record = journal::read(&journals[0]).expect("the journal reads back");
+    assert!(record.ended_at_s.is_some(), "the call is closed in its journal");
+    assert!(!home.briefs().is_empty(), "the call left no brief:\n{}", daemon.log_text());
+    let mut utterances = record.utterances.clone();
+    utterances.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
+    let first = utterances.first().unwrap_or_else(|| panic!("no utterance in the journal:\n{}", daemon.log_text()));
+    eprintln!("auto-start: first utterance {} at {:.2}-{:.2} s", first.speaker, first.start_s, first.end_s);
+    assert_eq!(first.speaker, Speaker::Rep, "the rep spoke first: {utterances:?}");
+    // Call time 0 is a second before the first voice (the VAD's onset).
+    assert!((0.4..=1.6).contains(&first.start_s), "the first utterance starts at {:.2} s of the call", first.start_s);
+
+    let mut segments = record.segments.clone();
+    segments.sort_by(|a, b| a.start_s.total_cmp(&b.start_s));
+    let first_segment = segments.first().unwrap_or_else(|| panic!("no transcript in the journal:\n{}", daemon.log_text()));
+    let first_line = &call.truth[0];
+    eprintln!("auto-start: first segment \"{}\" (line \"{}\")", first_segment.text, first_line.text);
+    assert_eq!(first_segment.speaker, Speaker::Rep);
+    assert_eq!(first_words(&first_segment.text, 2), first_words(&first_line.text, 2), "the call lost its first words: {first_segment:?}");
+    for speaker in Speaker::BOTH {
+        let (reference, heard) = (call.text_of(speaker), text_of(&record, speaker));
+        let wer = word_error_rate(&reference, &heard);
+        eprintln!("auto-start: {speaker} WER {:.1}%\n  ref: {reference}\n  hyp: {heard}", wer * 100.0);
+        assert!(wer <= 0.35, "{speaker}: WER {:.1}% > 35% (a line lost?)\nref: {reference}\nhyp: {heard}", wer * 100.0);
+    }
+}
+
+/// Issue 12 item 5: a first run. No config file at all, a PulseAudio server
+/// running: `callcoach run` takes the default source (`mic`) as the mic and
+/// the default sink's monitor (`farend.monitor`) as the far end, says so,
+/// and captures both (each voice transcribed on its own channel).
+/// `callcoach devices` names the server, lists its real sources with the
+/// monitors marked, and prints none of ALSA's plugins or library noise.
+#[test]
+fn a_first_run_without_a_config_captures_the_default_source_and_the_default_outputs_monitor() {
+    let _turn = one_at_a_time();
+    let server = PulseServer::start();
+    let home = Home::new();
+    assert!(!home.path().join("config/callcoach/config.toml").exists());
+
+    let devices = util::run(home.callcoach().arg("devices").envs(server.env()));
+    let (out, err) = (util::stdout(&devices), util::stderr(&devices));
+    eprintln!("devices:\n{out}{err}");
+    assert!(devices.status.success(), "{err}");
+    assert!(out.contains("sound server: pulseaudio"), "the server is not named:\n{out}");
+    let line = |name: &str| out.lines().find(|l| l.trim_start().split_whitespace().next() == Some(name)).unwrap_or_else(|| panic!("{name} not listed:\n{out}"));
+    assert!(line("farend.monitor").contains("monitor") && line("farend.monitor").contains("first run: far_end"), "{out}");
+    assert!(!line("mic").contains("monitor:") && line("mic").contains("first run: mic"), "{out}");
+    for noise in ["lavrate", "samplerate", "speexrate", "upmix", "vdownmix", "jack", "oss", "ALSA lib", "Cannot connect"] {
+        assert!(!out.contains(noise) && !err.contains(noise), "`devices` printed \"{noise}\":\n{out}{err}");
+    }
+
+    let call = util::render_script(AUTO_CALL);
+    let rep_wav = home.path().join("rep.wav");
+    let prospect_wav = home.path().join("prospect.wav");
+    write_mono_wav(&rep_wav, &call.rep);
+    write_mono_wav(&prospect_wav, &call.prospect);
+    let port = free_port();
+    let mut daemon = Daemon::start_with(&server, &home, port, &["--port", &port.to_string()]);
+    let (_, picked) = daemon
+        .wait_for_line(Duration::from_secs(1), |l| l.contains("no capture devices configured"))
+        .unwrap_or_else(|| panic!("run did not say which devices it picked:\n{}", daemon.log_text()));
+    eprintln!("first run: {picked}");
+    assert!(picked.contains("\"mic\"") && picked.contains("\"farend.monitor\"") && picked.contains("pulseaudio"), "{picked}");
+    let (opened, _) = daemon
+        .wait_for_line(Duration::from_secs(1), |l| l.contains("capturing prospect from \"farend.monitor\""))
+        .unwrap_or_else(|| panic!("the far end is not the default output's monitor:\n{}", daemon.log_text()));
+    std::thread::sleep(Duration::from_secs_f64(DEVICE_START_S).saturating_sub(opened.elapsed()));
+
+    let rep_play = server.play(pulse::MIC_SINK, &rep_wav);
+    let prospect_play = server.play(pulse::FAR_END_SINK, &prospect_wav);
+    rep_play.wait();
+    prospect_play.wait();
+    std::thread::sleep(Duration::from_millis(1500));
+    let status = daemon.terminate(Duration::from_secs(60));
+    assert!(status.success(), "callcoach run exited with {status}:\n{}", daemon.log_text());
+    let journals = home.call_journals();
+    assert_eq!(journals.len(), 1, "the speech started one call: {journals:?}\n{}", daemon.log_text());
+    let record = journal::read(&journals[0]).expect("the journal reads back");
+    for speaker in Speaker::BOTH {
+        let (reference, heard) = (call.text_of(speaker), text_of(&record, speaker));
+        let wer = word_error_rate(&reference, &heard);
+        eprintln!("first run: {speaker} WER {:.1}%\n  ref: {reference}\n  hyp: {heard}", wer * 100.0);
+        assert!(wer <= 0.35, "{speaker}: WER {:.1}% > 35%\nref: {reference}\nhyp: {heard}", wer * 100.0);
+    }
+}
+
+/// Issue 12 item 5, without a sound server: `callcoach devices` says none is
+/// running and lists no ALSA plugins, with the libraries' errors kept off
+/// the terminal; `callcoach run` without a far end says what to do.
+#[test]
+fn without_a_sound_server_devices_is_quiet_and_run_explains() {
+    let home = Home::new();
+    let runtime = home.path().join("runtime");
+    fs::create_dir_all(&runtime).expect("an empty runtime dir");
+    let quiet = |command: &mut Command| {
+        command.env_remove("PULSE_SERVER").env("XDG_RUNTIME_DIR", &runtime).env_remove("PULSE_RUNTIME_PATH");
+    };
+    let mut devices = home.callcoach();
+    devices.arg("devices");
+    quiet(&mut devices);
+    let devices = util::run(&mut devices);
+    let (out, err) = (util::stdout(&devices), util::stderr(&devices));
+    eprintln!("devices:\n{out}{err}");
+    assert!(devices.status.success(), "{err}");
+    assert!(out.contains("sound server: none running"), "{out}");
+    for noise in ["lavrate", "samplerate", "speexrate", "upmix", "vdownmix", "jack", "oss", "ALSA lib", "Cannot connect"] {
+        assert!(!out.contains(noise) && !err.contains(noise), "`devices` printed \"{noise}\":\n{out}{err}");
+    }
+    let mut run = home.callcoach();
+    run.args(["run", "--port", "0", "--model"]).arg(util::model_path());
+    quiet(&mut run);
+    let (status, _, err) = run_within(run, Duration::from_secs(60), home.path(), "run");
+    assert!(!status.success());
+    assert!(err.contains("capture.far_end is not set") && err.contains("no PulseAudio or PipeWire server"), "{err}");
 }

@@ -63,6 +63,10 @@ impl PulseServer {
         fs::write(root.join("asound.conf"), alsa_config(&socket)).expect("writing asound.conf");
         // Clients must never start a daemon of their own when ours is down.
         fs::write(root.join("client.conf"), "autospawn = no\n").expect("writing client.conf");
+        // A client sends a cookie (any will do: the server takes anonymous
+        // clients); libpulse makes one in $HOME, but pure-Rust clients with a
+        // fresh HOME (a first run) need it from PULSE_COOKIE.
+        fs::write(root.join("cookie"), [7u8; 256]).expect("writing the cookie");
         let mut server = PulseServer { dir, socket, child: None };
         server.spawn();
         server
@@ -91,6 +95,7 @@ impl PulseServer {
         vec![
             ("PULSE_SERVER", self.server_address().into()),
             ("PULSE_CLIENTCONFIG", self.dir().join("client.conf").into_os_string()),
+            ("PULSE_COOKIE", self.dir().join("cookie").into_os_string()),
             ("ALSA_CONFIG_PATH", self.alsa_config_path().into()),
         ]
     }
@@ -128,7 +133,19 @@ impl PulseServer {
 
     /// Plays a WAV into `sink` ([`MIC_SINK`] or [`FAR_END_SINK`]) with paplay.
     pub fn play(&self, sink: &str, wav: &Path) -> Playback {
+        self.play_with(sink, wav, &[])
+    }
+
+    /// Plays a WAV asking for a 10 ms latency: the sink then renders it at
+    /// once instead of in the idle null sink's 2 s blocks, so it sounds
+    /// (reaches the monitor) within a few tens of milliseconds of the call.
+    pub fn play_now(&self, sink: &str, wav: &Path) -> Playback {
+        self.play_with(sink, wav, &["--latency-msec=10"])
+    }
+
+    fn play_with(&self, sink: &str, wav: &Path, extra: &[&str]) -> Playback {
         let child = Command::new("paplay")
+            .args(extra)
             .arg(format!("--device={sink}"))
             .arg(wav)
             .envs(self.env())

@@ -39,6 +39,9 @@
 //! abandoned and counted in [`ChannelStats::hung_closes`]).
 
 mod clock;
+mod sound_server;
+
+pub use self::sound_server::{SoundServer, Source as ServerSource};
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
@@ -242,6 +245,117 @@ fn not_found_message(role: &str, name: &str, host: CaptureHost, available: &[Str
     )
 }
 
+/// Which devices to capture, and where they came from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Resolved {
+    /// The config names both.
+    AsConfigured(CaptureConfig),
+    /// None configured: the sound server's default source and its default
+    /// output's monitor, on the `pulse` host.
+    FromSoundServer { capture: CaptureConfig, server: String },
+}
+
+impl Resolved {
+    pub fn capture(&self) -> &CaptureConfig {
+        match self {
+            Resolved::AsConfigured(capture) | Resolved::FromSoundServer { capture, .. } => capture,
+        }
+    }
+}
+
+/// The devices to capture: the configured ones, or on a first run (no
+/// `capture.far_end`) with a PulseAudio or PipeWire server running, its
+/// default source as the mic (unless `capture.mic` names another) and the
+/// monitor of its default sink as the far end.
+pub fn resolve_devices(cfg: &CaptureConfig) -> Result<Resolved, CaptureError> {
+    if !cfg.far_end.trim().is_empty() {
+        return Ok(Resolved::AsConfigured(cfg.clone()));
+    }
+    let not_set = "capture.far_end is not set";
+    let server = match SoundServer::query() {
+        None => {
+            return Err(CaptureError::Config(format!(
+                "{not_set} and no PulseAudio or PipeWire server is running to take the default output's monitor from: name an input device that hears the call (`callcoach devices` lists them)"
+            )))
+        }
+        Some(Err(problem)) => return Err(CaptureError::Config(format!("{not_set} and the sound server could not be asked for its defaults: {problem}"))),
+        Some(Ok(server)) => server,
+    };
+    let far_end = server.default_sink_monitor.clone().ok_or_else(|| {
+        CaptureError::Config(format!("{not_set} and {} has no default output to take the monitor of", server.name))
+    })?;
+    let mic = match cfg.mic.trim() {
+        "" | "default" => server.default_source.clone().ok_or_else(|| {
+            CaptureError::Config(format!("capture.mic is not set and {} has no default source", server.name))
+        })?,
+        named if cfg.host == CaptureHost::Pulse => named.to_string(),
+        named => {
+            return Err(CaptureError::Config(format!(
+                "{not_set}: with capture.mic = \"{named}\" on the ALSA host, name the far end too (or set capture.host = \"pulse\" to use {}'s monitor \"{far_end}\")",
+                server.name
+            )))
+        }
+    };
+    if server.sources.iter().any(|s| s.name == mic && s.is_monitor) {
+        return Err(CaptureError::Config(format!(
+            "{}'s default source \"{mic}\" is a monitor, not a microphone: set capture.mic to the rep's microphone (`callcoach devices` lists them)",
+            server.name
+        )));
+    }
+    let capture = CaptureConfig { mic, far_end, host: CaptureHost::Pulse, ..cfg.clone() };
+    Ok(Resolved::FromSoundServer { capture, server: format!("{} at {}", server.name, server.address) })
+}
+
+/// ALSA PCMs that are plugins or routes, not capture sources: what
+/// `callcoach devices` leaves out on a machine without a sound server.
+const ALSA_PLUGINS: &[&str] = &[
+    "null", "lavrate", "lavcrate", "samplerate", "speexrate", "jack", "oss", "upmix", "vdownmix", "pulse", "pipewire",
+    "a52", "usbstream", "speex", "hdmi", "dmix", "iec958", "spdif", "modem", "phoneline",
+];
+
+/// Whether an ALSA device name is a plugin (`lavrate`, `samplerate_best`,
+/// `jack`, ...) rather than a source one could capture a person from.
+pub fn is_alsa_plugin(name: &str) -> bool {
+    let base = name.split(':').next().unwrap_or(name);
+    ALSA_PLUGINS.iter().any(|plugin| base == *plugin || base.strip_prefix(plugin).is_some_and(|rest| rest.starts_with('_')))
+}
+
+/// Runs `body` with this process's stderr pointed at /dev/null: ALSA's
+/// plugins and libjack print a screen of harmless errors while devices are
+/// enumerated. Process-wide, so only for short, start-up moments.
+pub fn without_library_noise<T>(body: impl FnOnce() -> T) -> T {
+    // SAFETY: plain fd calls on fds this function owns or restores; stderr
+    // is put back before returning (also on unwind, via the guard).
+    struct Restore(libc::c_int);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            unsafe {
+                libc::dup2(self.0, libc::STDERR_FILENO);
+                libc::close(self.0);
+            }
+        }
+    }
+    let saved = unsafe { libc::dup(libc::STDERR_FILENO) };
+    let null = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
+    if saved < 0 || null < 0 {
+        unsafe {
+            if saved >= 0 {
+                libc::close(saved);
+            }
+            if null >= 0 {
+                libc::close(null);
+            }
+        }
+        return body();
+    }
+    unsafe {
+        libc::dup2(null, libc::STDERR_FILENO);
+        libc::close(null);
+    }
+    let _restore = Restore(saved);
+    body()
+}
+
 /// A stream format: what a device delivers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StreamFormat {
@@ -270,8 +384,8 @@ pub fn list_devices() -> Result<Vec<DeviceInfo>, CaptureError> {
     list_devices_on(CaptureHost::default())
 }
 
-/// Input devices of `host`, named as the config takes them. Enumerating ALSA
-/// prints harmless noise (jack, oss, ...) to stderr.
+/// Input devices of `host`, named as the config takes them. (Enumerating
+/// ALSA prints harmless noise from jack, oss, ...; it is kept off stderr.)
 pub fn list_devices_on(host: CaptureHost) -> Result<Vec<DeviceInfo>, CaptureError> {
     let cpal_host = open_host(host)?;
     let mut infos: Vec<DeviceInfo> = Vec::new();
@@ -296,6 +410,64 @@ pub fn list_devices_on(host: CaptureHost) -> Result<Vec<DeviceInfo>, CaptureErro
     Ok(infos)
 }
 
+/// What `callcoach devices` prints: the sound server it talked to and its
+/// capture sources (monitors marked, the first-run picks named), then the
+/// ALSA devices that are real sources (plugins left out), with the
+/// libraries' enumeration noise kept off the terminal.
+pub fn device_report() -> Result<String, CaptureError> {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let server = SoundServer::query();
+    match &server {
+        Some(Ok(server)) => {
+            let _ = writeln!(out, "sound server: {} at {}", server.name, server.address);
+            let _ = writeln!(out, "capture sources (capture.host = \"pulse\"; a first run without a config takes the two marked \"first run\"):");
+            for source in &server.sources {
+                let mut marks = Vec::new();
+                if source.is_monitor {
+                    marks.push("monitor: use as far_end");
+                }
+                if server.default_source.as_deref() == Some(source.name.as_str()) {
+                    marks.push("default source; first run: mic");
+                }
+                if server.default_sink_monitor.as_deref() == Some(source.name.as_str()) {
+                    marks.push("default output's monitor; first run: far_end");
+                }
+                let marks = if marks.is_empty() { String::new() } else { format!("    ({})", marks.join("; ")) };
+                let _ = writeln!(out, "  {}{marks}\n      {}", source.name, source.description);
+            }
+        }
+        Some(Err(problem)) => {
+            let _ = writeln!(out, "sound server: not answering ({problem})");
+        }
+        None => {
+            let _ = writeln!(out, "sound server: none running (no PulseAudio or PipeWire socket); capture goes straight to ALSA");
+        }
+    }
+    let alsa = without_library_noise(|| list_devices_on(CaptureHost::Alsa));
+    let alsa: Vec<DeviceInfo> = match alsa {
+        Ok(devices) => devices.into_iter().filter(|d| !is_alsa_plugin(&d.name)).collect(),
+        Err(e) if matches!(server, Some(Ok(_))) => {
+            let _ = writeln!(out, "ALSA: {e}");
+            Vec::new()
+        }
+        Err(e) => return Err(e),
+    };
+    // With a sound server, ALSA's "default" routes are that server again.
+    let routes_only = alsa.iter().all(|d| d.name == "default" || d.name.starts_with("sysdefault"));
+    if !(matches!(server, Some(Ok(_))) && routes_only) {
+        let _ = writeln!(out, "ALSA capture devices (capture.host = \"alsa\"):");
+        if alsa.is_empty() {
+            let _ = writeln!(out, "  none");
+        }
+        for device in &alsa {
+            let mark = if device.is_monitor_likely { "    (likely monitor: use as far_end)" } else { "" };
+            let _ = writeln!(out, "  {}{mark}\n      {}", device.name, device.description);
+        }
+    }
+    Ok(out)
+}
+
 /// Whether a device looks like a monitor of an output or a loopback.
 pub fn is_monitor_likely(name: &str, description: &str) -> bool {
     let name = name.to_lowercase();
@@ -312,10 +484,13 @@ fn open_host(host: CaptureHost) -> Result<cpal::Host, CaptureError> {
 }
 
 fn input_devices(cpal_host: &cpal::Host, host: CaptureHost) -> Result<Vec<cpal::Device>, CaptureError> {
-    Ok(cpal_host
-        .input_devices()
-        .map_err(|e| CaptureError::Enumerate { host, reason: e.to_string() })?
-        .collect())
+    let enumerate = || cpal_host.input_devices().map(Iterator::collect::<Vec<_>>);
+    // ALSA's plugins (jack, oss, ...) print errors while being probed.
+    let devices = match host {
+        CaptureHost::Alsa => without_library_noise(enumerate),
+        CaptureHost::Pulse => enumerate(),
+    };
+    devices.map_err(|e| CaptureError::Enumerate { host, reason: e.to_string() })
 }
 
 /// `(config name, description)` of a device: the name is the host's device
@@ -488,6 +663,41 @@ struct OpenStream {
     latch: Arc<ErrorLatch>,
     format: StreamFormat,
     opened_at: Instant,
+    first_frame: Arc<FirstFrame>,
+}
+
+/// When the first frame a stream delivered was captured, by the host's
+/// timestamps: an idle PulseAudio source delivers its first seconds in one
+/// late block (or a burst of periods the capture thread may catch half-way),
+/// so the arrival time alone misplaces them on the call clock.
+/// Written once by the data callback (atomics only), read by the capture thread.
+#[derive(Default)]
+struct FirstFrame {
+    /// Nanoseconds after the capture's call time 0, plus one; 0 = not yet.
+    at_ns: AtomicU64,
+}
+
+/// Host latencies above this are not believed (a bogus timestamp).
+const MAX_CAPTURE_LATENCY: Duration = Duration::from_secs(3);
+
+impl FirstFrame {
+    /// In the data callback: the first buffer's first frame was captured
+    /// `latency` before now. Real-time safe (a clock read and atomics).
+    fn note(&self, origin: Instant, latency: Duration) {
+        if self.at_ns.load(Ordering::Relaxed) != 0 {
+            return;
+        }
+        let at = Instant::now().saturating_duration_since(origin).saturating_sub(latency.min(MAX_CAPTURE_LATENCY));
+        let _ = self.at_ns.compare_exchange(0, at.as_nanos() as u64 + 1, Ordering::AcqRel, Ordering::Relaxed);
+    }
+
+    /// Seconds after call time 0, once the first buffer has arrived.
+    fn seconds(&self) -> Option<f64> {
+        match self.at_ns.load(Ordering::Acquire) {
+            0 => None,
+            ns => Some((ns - 1) as f64 / 1e9),
+        }
+    }
 }
 
 // Dead streams are dropped on helper threads (see `Reaper`); cpal 0.18 makes
@@ -504,6 +714,7 @@ fn open_stream(
     name: &str,
     buffer_ms: u32,
     counters: &Arc<ChannelCounters>,
+    origin: Instant,
 ) -> Result<OpenStream, CaptureError> {
     let device = find_device(cpal_host, host, speaker, name)?;
     let open_error = |reason: String| CaptureError::Open { role: role(speaker), name: name.to_string(), reason };
@@ -519,8 +730,17 @@ fn open_stream(
     let format = StreamFormat { channels, sample_rate: rate, sample_format: supported.sample_format().to_string() };
     let (producer, consumer) = rtrb::RingBuffer::<f32>::new((rate as usize * RING_SECONDS).max(8192));
     let latch = Arc::new(ErrorLatch::default());
+    let first_frame = Arc::new(FirstFrame::default());
 
-    let build = BuildArgs { device: &device, config, producer, counters: counters.clone(), latch: latch.clone() };
+    let build = BuildArgs {
+        device: &device,
+        config,
+        producer,
+        counters: counters.clone(),
+        latch: latch.clone(),
+        first_frame: first_frame.clone(),
+        origin,
+    };
     use cpal::SampleFormat as F;
     let stream = match supported.sample_format() {
         F::I8 => build.build::<i8>(),
@@ -541,7 +761,7 @@ fn open_stream(
     stream.play().map_err(|e| open_error(e.to_string()))?;
     counters.device_rate.store(rate, Ordering::Relaxed);
     counters.device_channels.store(channels as u32, Ordering::Relaxed);
-    Ok(OpenStream { stream, ring: consumer, latch, format, opened_at: Instant::now() })
+    Ok(OpenStream { stream, ring: consumer, latch, format, opened_at: Instant::now(), first_frame })
 }
 
 struct BuildArgs<'a> {
@@ -550,6 +770,9 @@ struct BuildArgs<'a> {
     producer: rtrb::Producer<f32>,
     counters: Arc<ChannelCounters>,
     latch: Arc<ErrorLatch>,
+    first_frame: Arc<FirstFrame>,
+    /// The capture's call time 0.
+    origin: Instant,
 }
 
 impl BuildArgs<'_> {
@@ -560,12 +783,16 @@ impl BuildArgs<'_> {
         T: SizedSample,
         f32: FromSample<T>,
     {
-        let BuildArgs { device, config, mut producer, counters, latch } = self;
+        let BuildArgs { device, config, mut producer, counters, latch, first_frame, origin } = self;
         let channels = config.channels as usize;
         let error_counters = counters.clone();
         device.build_input_stream::<T, _, _>(
             config,
-            move |data: &[T], _: &cpal::InputCallbackInfo| push_downmixed(data, channels, &mut producer, &counters),
+            move |data: &[T], info: &cpal::InputCallbackInfo| {
+                let stamp = info.timestamp();
+                first_frame.note(origin, stamp.callback.duration_since(stamp.capture));
+                push_downmixed(data, channels, &mut producer, &counters)
+            },
             // Atomics only: no logging here (an error storm would flood the log).
             move |error: cpal::Error| match error.kind() {
                 cpal::ErrorKind::Xrun => {
@@ -589,6 +816,8 @@ pub struct Capture {
     stop: Option<Sender<()>>,
     thread: Option<JoinHandle<()>>,
     stats: StatsReader,
+    /// Call time 0: the moment before either device was opened.
+    started: Instant,
 }
 
 /// A cheap, cloneable reader of a capture's counters, for threads that do
@@ -646,7 +875,7 @@ impl Capture {
         cfg.validate()?;
         let counters = [Arc::new(ChannelCounters::default()), Arc::new(ChannelCounters::default())];
         let (stop_tx, stop_rx) = crossbeam_channel::bounded::<()>(1);
-        let (ready_tx, ready_rx) = crossbeam_channel::bounded::<Result<(), CaptureError>>(1);
+        let (ready_tx, ready_rx) = crossbeam_channel::bounded::<Result<Instant, CaptureError>>(1);
         let thread_cfg = cfg.clone();
         let thread_counters = counters.clone();
         let thread = std::thread::Builder::new()
@@ -659,7 +888,7 @@ impl Capture {
                         return;
                     }
                 };
-                let _ = ready_tx.send(Ok(()));
+                let _ = ready_tx.send(Ok(worker.started));
                 worker.run(stop_rx);
             })
             .map_err(|e| CaptureError::Thread(e.to_string()))?;
@@ -672,10 +901,11 @@ impl Capture {
             Err(RecvTimeoutError::Disconnected) => Err(CaptureError::Thread("the capture thread died while opening the devices".into())),
         };
         match outcome {
-            Ok(()) => Ok(Capture {
+            Ok(started) => Ok(Capture {
                 stop: Some(stop_tx),
                 thread: Some(thread),
                 stats: StatsReader { counters, devices: [cfg.mic.clone(), cfg.far_end.clone()], started: Instant::now() },
+                started,
             }),
             Err(e) => {
                 // The thread exits on its own once it sees the closed stop channel.
@@ -683,6 +913,12 @@ impl Capture {
                 Err(e)
             }
         }
+    }
+
+    /// The wall-clock instant of call time 0 (just before the devices were
+    /// opened): audio captured `t` seconds after it is delivered at call time `t`.
+    pub fn started_at(&self) -> Instant {
+        self.started
     }
 
     /// Counters and levels, read from atomics (cheap; call it as often as the
@@ -899,7 +1135,7 @@ impl Worker {
         for speaker in Speaker::BOTH {
             let name = cfg.device_for(speaker).to_string();
             let counters = counters[speaker.channel()].clone();
-            let stream = open_stream(host.get()?, cfg.host, speaker, &name, buffer_ms, &counters)?;
+            let stream = open_stream(host.get()?, cfg.host, speaker, &name, buffer_ms, &counters, now)?;
             tracing::info!(
                 "capturing {} from \"{}\": {} ch, {} Hz, {}",
                 speaker,
@@ -1005,7 +1241,17 @@ impl Worker {
             if got > 0 {
                 if ch.out.clock.in_gap() {
                     let block_s = got as f64 / stream.format.sample_rate as f64;
-                    let (pad, gap_s) = ch.out.clock.end_gap(now_s, block_s);
+                    // A fresh stream's first block starts where the host says
+                    // its first frame was captured (never later than the
+                    // block's length before now); without a timestamp, it
+                    // ends now.
+                    let captured_s = stream.first_frame.seconds();
+                    let block_start_s = captured_s.map_or(now_s - block_s, |at| at.min(now_s - block_s));
+                    tracing::debug!(
+                        "{} device's first block: {block_s:.3} s arrived at {now_s:.3} s, first frame captured at {captured_s:?} s: placed at {block_start_s:.3} s",
+                        ch.speaker
+                    );
+                    let (pad, gap_s) = ch.out.clock.end_gap(block_start_s + block_s, block_s);
                     ch.out.silence(&mut out, pad, &ch.counters);
                     if ch.lost.take().is_some() {
                         back = Some(HealthEvent::DeviceBack {
@@ -1173,10 +1419,11 @@ impl Worker {
         }
         self.channels[index].next_retry = now + RECHECK;
         let (host_kind, buffer_ms) = (self.cfg.host, self.buffer_ms);
+        let started = self.started;
         let attempt = match self.host.get() {
             Ok(host) => {
                 let ch = &self.channels[index];
-                open_stream(host, host_kind, ch.speaker, &ch.device, buffer_ms, &ch.counters)
+                open_stream(host, host_kind, ch.speaker, &ch.device, buffer_ms, &ch.counters, started)
             }
             Err(e) => Err(e),
         };
@@ -1362,6 +1609,16 @@ mod tests {
         let parsed: CaptureConfig = toml::from_str("mic = \"a\"\nfar_end = \"b\"\nhost = \"pulse\"\n").unwrap();
         assert_eq!(parsed.host, CaptureHost::Pulse);
         assert_eq!(parsed.watchdog_s, 1.0);
+    }
+
+    #[test]
+    fn alsa_plugins_are_told_from_sources() {
+        for plugin in ["null", "lavrate", "samplerate", "samplerate_best", "speexrate_medium", "jack", "oss", "upmix", "vdownmix", "pulse", "hdmi:CARD=PCH,DEV=0"] {
+            assert!(is_alsa_plugin(plugin), "{plugin}");
+        }
+        for source in ["default", "sysdefault:CARD=PCH", "hw:CARD=PCH,DEV=0", "dsnoop:CARD=PCH,DEV=0", "callcoach_mic", "nullable"] {
+            assert!(!is_alsa_plugin(source), "{source}");
+        }
     }
 
     #[test]

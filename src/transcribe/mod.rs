@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::call::{Segment, Speaker};
 
-pub use whisper::WhisperEngine;
+pub use whisper::{WhisperEngine, WhisperModel};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TranscribeError {

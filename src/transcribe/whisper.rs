@@ -1,9 +1,11 @@
-//! The only file that touches whisper-rs. It owns one whisper context and one
-//! state, created once, and runs inference on the calling thread (the
-//! transcriber's worker thread; never an async task).
+//! The only file that touches whisper-rs. A [`WhisperModel`] is the loaded
+//! weights (one whisper context), loaded once per process and shared; each
+//! [`WhisperEngine`] is one inference state on it, created per call, and runs
+//! inference on the calling thread (the transcriber's worker thread; never an
+//! async task).
 
 use std::path::Path;
-use std::sync::Once;
+use std::sync::{Arc, Once};
 
 use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperState};
 
@@ -15,11 +17,21 @@ const SAMPLES_PER_AUDIO_CTX: usize = 320;
 const FULL_AUDIO_CTX: usize = 1500;
 const SAMPLE_RATE: f64 = 16_000.0;
 
-/// Whisper via whisper-rs, loaded from a ggml file.
+/// The Whisper weights, loaded once from a ggml file and shared (cheap to
+/// clone) by every call's [`WhisperEngine`]: a daemon loads the model at
+/// start and never again.
+#[derive(Clone)]
+pub struct WhisperModel {
+    context: Arc<WhisperContext>,
+    options: TranscribeOptions,
+    path: std::path::PathBuf,
+}
+
+/// Whisper via whisper-rs: one inference state on a shared [`WhisperModel`].
 pub struct WhisperEngine {
     // Field order matters: the state must drop before the context it came from.
     state: WhisperState,
-    _context: WhisperContext,
+    _context: Arc<WhisperContext>,
     options: TranscribeOptions,
     padded: Vec<f32>,
     /// Token ids from here up are special (end of text, timestamps, language…).
@@ -29,7 +41,7 @@ pub struct WhisperEngine {
 
 static LOGGING: Once = Once::new();
 
-impl WhisperEngine {
+impl WhisperModel {
     /// Loads the model at `path`. A missing or unreadable file gets an error naming it.
     pub fn load(path: &Path, options: TranscribeOptions) -> Result<Self, TranscribeError> {
         // Route whisper.cpp's chatter into `tracing` instead of stderr.
@@ -49,11 +61,31 @@ impl WhisperEngine {
         let path_str = path.to_str().ok_or_else(|| model_error("path is not valid UTF-8".into()))?;
         let context = WhisperContext::new_with_params(path_str, WhisperContextParameters::default())
             .map_err(|e| model_error(format!("whisper.cpp could not load it: {e}")))?;
-        let state = context
-            .create_state()
-            .map_err(|e| model_error(format!("could not create inference state: {e}")))?;
-        let first_special_token = context.token_eot();
-        Ok(WhisperEngine { state, _context: context, options, padded: Vec::new(), first_special_token, confidence: None })
+        Ok(WhisperModel { context: Arc::new(context), options, path: path.to_path_buf() })
+    }
+
+    /// A new inference state on these weights (a few MB; the weights are shared).
+    pub fn engine(&self) -> Result<WhisperEngine, TranscribeError> {
+        let state = self.context.create_state().map_err(|e| TranscribeError::Model {
+            path: self.path.clone(),
+            problem: format!("could not create inference state: {e}"),
+        })?;
+        let first_special_token = self.context.token_eot();
+        Ok(WhisperEngine {
+            state,
+            _context: self.context.clone(),
+            options: self.options.clone(),
+            padded: Vec::new(),
+            first_special_token,
+            confidence: None,
+        })
+    }
+}
+
+impl WhisperEngine {
+    /// Loads the model at `path` for this engine alone (see [`WhisperModel`] to share it).
+    pub fn load(path: &Path, options: TranscribeOptions) -> Result<Self, TranscribeError> {
+        WhisperModel::load(path, options)?.engine()
     }
 
     /// Encoder context for `samples` of (padded) audio: enough to cover it,

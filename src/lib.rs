@@ -20,6 +20,7 @@
 //! model                                          CTranslate2 -> ggml converter, q8_0, fetch
 //! recording                                      offline transcription of a recorded call
 //! synth, wer                                     synthetic calls and word error rate (tests, benches, demo)
+//! real_speech                                    real recordings with transcripts (fetched by setup.sh) for accuracy
 //! config, prep                                   raw TOML -> validated Config; the call's prep
 //! private_file                                   every file that holds a call: 0600, no-follow, atomic
 //! ```
@@ -40,6 +41,7 @@ pub mod model;
 pub mod pipeline;
 pub mod prep;
 pub mod private_file;
+pub mod real_speech;
 pub mod recording;
 pub mod segment;
 pub mod server;

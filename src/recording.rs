@@ -6,6 +6,7 @@ use std::path::Path;
 
 use crate::audio::file::{load_call, load_mono_16k, AudioFileError, CallAudio};
 use crate::call::{Segment, Speaker};
+use crate::segment::join::join_offline;
 use crate::segment::{segment_offline, SegmenterConfig};
 use crate::transcribe::{Job, SpeechToText, TranscribeError, Transcriber};
 
@@ -39,7 +40,8 @@ pub fn transcribe_call<E: SpeechToText + 'static>(
     }
     let mut jobs = Vec::new();
     for (speaker, samples) in &channels {
-        for (utterance, audio) in segment_offline(samples, *speaker, segmenter) {
+        // Joined across breaths for Whisper (segment::join); talk time is not involved here.
+        for (utterance, audio) in join_offline(segment_offline(samples, *speaker, segmenter), segmenter) {
             jobs.push(Job { speaker: *speaker, start_s: utterance.start_s, end_s: utterance.end_s, audio, is_final: true });
         }
     }

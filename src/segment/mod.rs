@@ -57,6 +57,7 @@
 
 pub mod aec;
 pub mod echo;
+pub mod join;
 pub mod vad;
 
 #[cfg(test)]
@@ -104,6 +105,13 @@ pub struct SegmenterConfig {
     pub post_roll_s: f64,
     /// A partial of the open utterance is emitted this often (0 = never).
     pub partial_interval_s: f64,
+    /// For transcription only, finished utterances of one speaker closer
+    /// than this are joined into one piece (see [`join`]): people breathe
+    /// mid-sentence, and Whisper given half a sentence garbles it. 0 = never.
+    /// Talk time and the coach's utterance ends are not affected.
+    pub join_gap_s: f64,
+    /// A joined piece stops growing at this length.
+    pub join_max_s: f64,
 }
 
 impl Default for SegmenterConfig {
@@ -119,6 +127,8 @@ impl Default for SegmenterConfig {
             pre_roll_s: 0.3,
             post_roll_s: 0.2,
             partial_interval_s: 1.5,
+            join_gap_s: 1.0,
+            join_max_s: 15.0,
         }
     }
 }
@@ -208,6 +218,18 @@ impl SegmenterConfig {
             self.partial_interval_s,
             self.partial_interval_s == 0.0 || self.partial_interval_s >= 0.25,
             "must be 0 (off) or at least 0.25 s",
+        )?;
+        check(
+            "join_gap_s",
+            self.join_gap_s,
+            (0.0..=5.0).contains(&self.join_gap_s),
+            "must be between 0 (off) and 5 s",
+        )?;
+        check(
+            "join_max_s",
+            self.join_max_s,
+            (2.0..=28.0).contains(&self.join_max_s),
+            "must be between 2 and 28 s (Whisper hears at most 30 s)",
         )
     }
 }

@@ -33,6 +33,13 @@ pub enum TranscribeError {
 pub trait SpeechToText: Send {
     fn transcribe(&mut self, audio_16k: &[f32]) -> Result<String, TranscribeError>;
 
+    /// Like `transcribe`, with the same speaker's previous text as context
+    /// (Whisper's "condition on previous text"); engines without it ignore it.
+    fn transcribe_after(&mut self, audio_16k: &[f32], previous_text: &str) -> Result<String, TranscribeError> {
+        let _ = previous_text;
+        self.transcribe(audio_16k)
+    }
+
     /// The token probabilities of the last `transcribe`, when the engine has them.
     fn last_confidence(&self) -> Option<crate::call::Confidence> {
         None
@@ -58,6 +65,14 @@ pub struct TranscribeOptions {
     pub max_tokens: usize,
     /// Beam width; 0 or 1 decodes greedily (fastest).
     pub beam_size: usize,
+    /// Temperature step when a decode fails Whisper's checks (average
+    /// log-probability below `logprob_threshold`, or token entropy below
+    /// 2.4, the sign of a loop): it is decoded again, hotter. 0 = never.
+    pub temperature_increment: f64,
+    /// Average token log-probability under which a decode is retried.
+    pub logprob_threshold: f64,
+    /// Give the decoder the same speaker's previous text as a prompt.
+    pub condition_on_previous_text: bool,
 }
 
 impl Default for TranscribeOptions {
@@ -70,6 +85,9 @@ impl Default for TranscribeOptions {
             max_tokens_per_s: 6.0,
             max_tokens: 200,
             beam_size: 0,
+            temperature_increment: 0.0,
+            logprob_threshold: -1.0,
+            condition_on_previous_text: false,
         }
     }
 }
@@ -190,6 +208,8 @@ impl Drop for Transcriber {
 /// a `--speed max` replay relies on.
 fn run<E: SpeechToText>(mut engine: E, jobs: Receiver<Job>, results: Sender<Result<Transcript, TranscribeError>>, lookahead: usize) {
     let mut pending: std::collections::VecDeque<Job> = std::collections::VecDeque::with_capacity(lookahead);
+    // Each speaker's last final text, the context for their next utterance.
+    let mut previous_text: [String; 2] = Default::default();
     loop {
         if pending.is_empty() {
             match jobs.recv() {
@@ -209,7 +229,8 @@ fn run<E: SpeechToText>(mut engine: E, jobs: Receiver<Job>, results: Sender<Resu
             continue;
         }
         let started = Instant::now();
-        let outcome = engine.transcribe(&job.audio).map(|raw| Transcript {
+        let context = &mut previous_text[job.speaker.channel()];
+        let outcome = engine.transcribe_after(&job.audio, context).map(|raw| Transcript {
             segment: Segment {
                 speaker: job.speaker,
                 start_s: job.start_s,
@@ -221,6 +242,11 @@ fn run<E: SpeechToText>(mut engine: E, jobs: Receiver<Job>, results: Sender<Resu
             inference_ms: started.elapsed().as_secs_f64() * 1e3,
             backlog: pending.len() + jobs.len(),
         });
+        if let Ok(transcript) = &outcome {
+            if transcript.is_final {
+                context.clone_from(&transcript.segment.text);
+            }
+        }
         if results.send(outcome).is_err() {
             return;
         }
@@ -245,11 +271,12 @@ pub fn clean_text(raw: &str) -> String {
     collapse_repeats(&words).join(" ")
 }
 
-/// Removes immediate repetitions of a short (1–5 word) phrase beyond its
-/// second occurrence, and any repetition at all of a longer (6–40 word)
-/// phrase: people say "no, no" but never a whole sentence twice in a row.
+/// Removes immediate repetitions of a short (1–3 word) phrase beyond its
+/// second occurrence, and any repetition at all of a longer (4–40 word)
+/// phrase: people say "no, no" or "I know, I know", but tiny.en given half a
+/// sentence says "And so my fellow Americans. And so my fellow Americans."
 fn collapse_repeats<'a>(words: &[&'a str]) -> Vec<&'a str> {
-    const SHORT_MAX: usize = 5;
+    const SHORT_MAX: usize = 3;
     const LONG_MAX: usize = 40;
     let mut out: Vec<&'a str> = Vec::with_capacity(words.len());
     let norm = |w: &str| w.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase();
@@ -291,6 +318,11 @@ mod tests {
         assert_eq!(clean_text(&looped), "Okay, sure. Okay, sure.");
         assert_eq!(clean_text("no no no no"), "no no");
         assert_eq!(clean_text("that is that is fine"), "that is that is fine");
+        assert_eq!(clean_text("I know, I know. Fine."), "I know, I know. Fine.");
+        assert_eq!(
+            clean_text("And so my fellow Americans. And so my fellow Americans. And so"),
+            "And so my fellow Americans. And so"
+        );
         let sentence = "Honestly, the price worries me, it is more than we planned. ";
         assert_eq!(clean_text(&format!("{sentence}{sentence}Honestly, the")), clean_text(&format!("{sentence}Honestly, the")));
     }

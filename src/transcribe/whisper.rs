@@ -102,6 +102,22 @@ impl WhisperEngine {
     }
 }
 
+/// The end of `previous_text`, cut at a word boundary, at most `MAX_PROMPT_CHARS` long.
+fn prompt_from(previous_text: &str) -> &str {
+    let text = previous_text.trim();
+    if text.len() <= MAX_PROMPT_CHARS {
+        return text;
+    }
+    let mut cut = text.len() - MAX_PROMPT_CHARS;
+    while !text.is_char_boundary(cut) {
+        cut += 1;
+    }
+    match text[cut..].find(' ') {
+        Some(space) => text[cut + space..].trim_start(),
+        None => &text[cut..],
+    }
+}
+
 fn check_ggml_magic(path: &Path) -> Result<(), String> {
     use std::io::Read;
     let mut magic = [0u8; 4];
@@ -114,8 +130,16 @@ fn check_ggml_magic(path: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// Characters of previous text given as a prompt: a sentence or two of
+/// context is what helps; Whisper's prompt holds at most 224 tokens.
+const MAX_PROMPT_CHARS: usize = 300;
+
 impl SpeechToText for WhisperEngine {
     fn transcribe(&mut self, audio: &[f32]) -> Result<String, TranscribeError> {
+        self.transcribe_after(audio, "")
+    }
+
+    fn transcribe_after(&mut self, audio: &[f32], previous_text: &str) -> Result<String, TranscribeError> {
         let pad_before = (self.options.pad_before_s * SAMPLE_RATE) as usize;
         let pad_after = (self.options.pad_after_s * SAMPLE_RATE) as usize;
         // Reuse one buffer: the worker transcribes thousands of utterances per call.
@@ -149,9 +173,14 @@ impl SpeechToText for WhisperEngine {
         params.set_suppress_blank(true);
         params.set_suppress_nst(true);
         params.set_temperature(0.0);
-        // No temperature fallback: it multiplies latency; the token cap and
-        // the loop filter below handle the rare degenerate decode.
-        params.set_temperature_inc(0.0);
+        // Temperature fallback multiplies latency on the utterances that
+        // need it; the token cap and the loop filter handle most loops.
+        params.set_temperature_inc(self.options.temperature_increment as f32);
+        params.set_logprob_thold(self.options.logprob_threshold as f32);
+        let prompt = prompt_from(previous_text);
+        if self.options.condition_on_previous_text && !prompt.is_empty() {
+            params.set_initial_prompt(prompt);
+        }
         params.set_audio_ctx(self.audio_ctx_for(samples) as i32);
         params.set_max_tokens(self.max_tokens_for(samples) as i32);
         params.set_print_special(false);

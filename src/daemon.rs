@@ -221,10 +221,16 @@ pub fn replay(config: &Config, request: ReplayRequest, stop: Arc<AtomicBool>) ->
     Ok((outcome, brief))
 }
 
-/// `20261123-143005-1a2b`: sortable, unique per call.
+/// `20261123-143005-1a2b3c4d5e6f7a8b`: sortable, unique per call.
 pub fn new_call_id() -> String {
     let now = chrono::Utc::now();
-    format!("{}-{:04x}", now.format("%Y%m%d-%H%M%S"), (std::process::id() as u16) ^ (now.timestamp_subsec_nanos() as u16))
+    // 64 random bits: a team store keys calls by id across every rep's machine, and
+    // two reps starting calls in the same second must never share one.
+    let mut random = [0u8; 8];
+    if getrandom::getrandom(&mut random).is_err() {
+        random = (u64::from(std::process::id()) << 32 | u64::from(now.timestamp_subsec_nanos())).to_le_bytes();
+    }
+    format!("{}-{:016x}", now.format("%Y%m%d-%H%M%S"), u64::from_le_bytes(random))
 }
 
 /// Messages to the live daemon's router thread.

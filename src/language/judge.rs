@@ -78,6 +78,7 @@ struct Lexicon {
     stall_acceptances: Vec<String>,
     rep_deferrals: Vec<String>,
     empty_questions: Vec<String>,
+    meeting_proposals: Vec<String>,
     dismissals: Vec<String>,
     contrasts: Vec<String>,
     concrete_paths: Vec<String>,
@@ -120,6 +121,7 @@ fn lexicon() -> &'static Lexicon {
             &mut lex.stall_acceptances,
             &mut lex.rep_deferrals,
             &mut lex.empty_questions,
+            &mut lex.meeting_proposals,
             &mut lex.dismissals,
             &mut lex.contrasts,
             &mut lex.concrete_paths,
@@ -201,7 +203,7 @@ pub fn judge(reply: Reply<'_>) -> Judgement {
     if let Some(opening) = brush_off(&reply, &sentences, first_question, lex) {
         return Judgement::fumbled(FumbleReason::Dismissed, format!("brushed it off with a \"yes, but\" (\"{}\")", clip(&opening, 60)));
     }
-    if first_question.is_some() {
+    if first_question.is_some_and(|i| question_engages(&reply, &sentences, i, lex)) {
         return Judgement::handled("acknowledged it and asked about it");
     }
     if let Some(p) = first_of(&words, &lex.concrete_paths) {
@@ -256,6 +258,26 @@ fn engaging_question(s: &Sentence, lex: &Lexicon) -> bool {
     }
     let joined = s.words.join(" ");
     !lex.empty_questions.iter().any(|q| joined == *q || (s.words.len() <= q.split(' ').count() + 2 && joined.contains(q.as_str())))
+}
+
+/// Whether the rep's first real question asks about the concern: one put at once
+/// (after no more than an acknowledgement and a short remark), or one on its topic.
+/// A question that comes after a pitch ("that's exactly why this matters. Can we
+/// get you fifteen minutes next week?") talks past the concern, and so does one
+/// that only proposes the next meeting — except for an authority concern, where
+/// bringing in the person who decides is the answer.
+fn question_engages(reply: &Reply<'_>, sentences: &[Sentence], i: usize, lex: &Lexicon) -> bool {
+    /// Content words a rep may say before the question and still be asking "at once".
+    const AT_ONCE_WORDS: usize = 10;
+    /// Past this much pitch, even a question on the concern's topic comes too late.
+    const PITCHED_WORDS: usize = 30;
+    let question = &sentences[i];
+    let proposes = text::detect_next_step(&question.original).is_some() || first_of(&question.words, &lex.meeting_proposals).is_some();
+    if reply.kind != ObjectionType::Authority && proposes {
+        return false;
+    }
+    let before = substance(&sentences[..i], lex);
+    before <= AT_ONCE_WORDS || (before <= PITCHED_WORDS && on_topic(reply, std::slice::from_ref(question), lex))
 }
 
 /// Content words outside bare acknowledgements.

@@ -6,7 +6,11 @@
 //! the transcripts, and publishes segments, metrics and health as events.
 //!
 //! Talk time comes straight from the segmenters on this thread, so metrics
-//! never wait for transcription. In real-time mode (live capture, `--speed 1`)
+//! never wait for transcription. What Whisper hears is longer: each speaker's
+//! finished utterances go through an [`UtteranceJoiner`] first, so a sentence
+//! broken by breaths is transcribed whole (the journal, talk time and the
+//! coach still see the segmenter's utterances); a joined piece goes to the
+//! transcriber once its speaker has been quiet for `join_gap_s`. In real-time mode (live capture, `--speed 1`)
 //! nothing here ever waits on the transcriber: partials are dropped when it is
 //! behind and finals queue in a bounded backlog that is reported. In
 //! as-fast-as-possible mode (`--speed max`) the pipeline instead waits for the
@@ -28,6 +32,7 @@ use crate::events::{self, Event, Health, Metrics};
 use crate::journal::{self, Entry, Journal, JournalError};
 use crate::coach::{CallPrep, Coach, CoachConfig, CoachRecord, ObjectionLibrary};
 use crate::segment::echo::CallSegmenter;
+use crate::segment::join::UtteranceJoiner;
 use crate::segment::{SegmenterConfig, SegmenterEvent};
 use crate::transcribe::{Job, SpeechToText, SubmitError, TranscribeError, Transcriber, Transcript};
 
@@ -213,6 +218,10 @@ struct CallState {
     level_ms: [f64; 2],
     journal: Journal,
     publisher: Publisher,
+    /// Per channel: finished utterances waiting to be joined for transcription.
+    joiners: [UtteranceJoiner; 2],
+    /// Joined pieces just completed, on their way to `pending_finals`.
+    joined: Vec<(Utterance, Vec<f32>)>,
     pending_finals: VecDeque<Job>,
     outcome: CallOutcome,
     next_metrics_s: f64,
@@ -248,6 +257,8 @@ pub fn run_call<E: SpeechToText + 'static>(
         level_ms: [0.0; 2],
         journal,
         publisher: Publisher { events_file, sinks },
+        joiners: [UtteranceJoiner::new(&options.segmenter), UtteranceJoiner::new(&options.segmenter)],
+        joined: Vec::with_capacity(2),
         pending_finals: VecDeque::new(),
         outcome: CallOutcome { call_id: options.call_id.clone(), journal_paths: options.journal_paths.clone(), ..Default::default() },
         next_metrics_s: 0.0,
@@ -333,6 +344,7 @@ impl CallState {
             self.on_segmenter_event(event, transcriber)?;
         }
         self.seg_events = seg_events;
+        self.release_joined_after_pause(transcriber)?;
         let now_s = self.now_s();
         if now_s >= self.next_tick_s {
             // Every 100 ms of call time: voice-only rules (talk ratio, ask
@@ -392,17 +404,48 @@ impl CallState {
                 self.journal.append(&Entry::Utterance(utterance.clone()))?;
                 self.coach.on_utterance_end(&utterance);
                 self.outcome.utterances.push(utterance.clone());
-                self.pending_finals.push_back(Job {
-                    speaker: utterance.speaker,
-                    start_s: utterance.start_s,
-                    end_s: utterance.end_s,
-                    audio,
-                    is_final: true,
-                });
-                self.flush_pending(transcriber, !self.options.realtime)?;
+                let mut joined = std::mem::take(&mut self.joined);
+                self.joiners[utterance.speaker.channel()].push(utterance, audio, &mut joined);
+                self.joined = joined;
+                self.submit_joined(transcriber)?;
             }
         }
         Ok(())
+    }
+
+    /// Releases each speaker's held piece once they have been quiet longer
+    /// than `join_gap_s` on their own channel's clock. While the segmenter
+    /// has an utterance open the speaker is not quiet: that utterance began
+    /// within the gap (or the piece would have gone already) and joins it.
+    fn release_joined_after_pause(&mut self, transcriber: &Transcriber) -> Result<(), PipelineError> {
+        let mut joined = std::mem::take(&mut self.joined);
+        for speaker in Speaker::BOTH {
+            let segmenter = self.segmenter.segmenter(speaker);
+            if !segmenter.is_speaking() {
+                self.joiners[speaker.channel()].tick(segmenter.time_s(), &mut joined);
+            }
+        }
+        self.joined = joined;
+        self.submit_joined(transcriber)
+    }
+
+    /// Queues completed joined pieces as final transcription jobs. The
+    /// segment spans the first piece's start to the last one's end, so its
+    /// transcript (or its loss) ends the coach's wait for every utterance in it.
+    fn submit_joined(&mut self, transcriber: &Transcriber) -> Result<(), PipelineError> {
+        if self.joined.is_empty() {
+            return Ok(());
+        }
+        for (utterance, audio) in self.joined.drain(..) {
+            self.pending_finals.push_back(Job {
+                speaker: utterance.speaker,
+                start_s: utterance.start_s,
+                end_s: utterance.end_s,
+                audio,
+                is_final: true,
+            });
+        }
+        self.flush_pending(transcriber, !self.options.realtime)
     }
 
     /// Hands waiting finals to the transcriber. When `wait` is set (not
@@ -525,6 +568,12 @@ impl CallState {
         for event in seg_events {
             self.on_segmenter_event(event, &transcriber)?;
         }
+        let mut joined = std::mem::take(&mut self.joined);
+        for joiner in &mut self.joiners {
+            joiner.finish(&mut joined);
+        }
+        self.joined = joined;
+        self.submit_joined(&transcriber)?;
         // The call is over: wait for every final transcript.
         self.flush_pending(&transcriber, true)?;
         for result in transcriber.finish() {

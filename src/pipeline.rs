@@ -414,16 +414,17 @@ impl CallState {
     }
 
     /// Releases each speaker's held piece once they have been quiet longer
-    /// than `join_gap_s` on their own channel's clock. While the segmenter
-    /// has an utterance open the speaker is not quiet: that utterance began
-    /// within the gap (or the piece would have gone already) and joins it.
+    /// than `join_gap_s` on their own channel's clock. Speech the segmenter
+    /// is still hearing (not yet reported: an utterance is confirmed only
+    /// after `min_speech_s` of voice) counts from its start, so speech that
+    /// began within the gap keeps the piece for it to join, as offline.
     fn release_joined_after_pause(&mut self, transcriber: &Transcriber) -> Result<(), PipelineError> {
         let mut joined = std::mem::take(&mut self.joined);
         for speaker in Speaker::BOTH {
             let segmenter = self.segmenter.segmenter(speaker);
-            if !segmenter.is_speaking() {
-                self.joiners[speaker.channel()].tick(segmenter.time_s(), &mut joined);
-            }
+            let now_s = segmenter.time_s();
+            let quiet_until_s = segmenter.pending_start_s().map_or(now_s, |start| start.min(now_s));
+            self.joiners[speaker.channel()].tick(quiet_until_s, &mut joined);
         }
         self.joined = joined;
         self.submit_joined(transcriber)

@@ -665,6 +665,39 @@ mod tests {
         assert_eq!(kinds.iter().filter(|k| *k == "segment").count(), 4);
     }
 
+    /// A rep who breathes mid-sentence (~0.7 s with espeak-ng's own padding,
+    /// under `join_gap_s`) is two
+    /// utterances for talk time, the journal and the coach, but one piece for
+    /// Whisper, spanning both; the prospect's reply 1.6 s later is its own
+    /// piece. (When a piece is released is `segment::join`'s tick test.)
+    #[test]
+    fn a_speakers_utterances_under_the_join_gap_are_transcribed_as_one_segment() {
+        let line = |speaker, text: &str, gap_before_s| synth::ScriptLine { speaker, text: text.into(), gap_before_s };
+        let lines = [
+            line(Speaker::Rep, "Thanks for joining today.", 0.5),
+            line(Speaker::Rep, "How is the week going for your team?", 0.3),
+            line(Speaker::Prospect, "Busy, but good. We are hiring two people.", 1.6),
+        ];
+        let call = synth::render(&lines, &synth::Voices::default()).expect("espeak-ng");
+        let mut options = PipelineOptions::new("join", "test");
+        options.realtime = false;
+        let (tx, rx) = crossbeam_channel::bounded(64);
+        let stop = Arc::new(AtomicBool::new(false));
+        let audio = CallAudio { rep: call.rep.clone(), prospect: Some(call.prospect.clone()) };
+        let source = replay::start(audio, Speed::Max, tx, stop.clone());
+        let outcome = run_call(rx, FakeEngine::new(), options, Vec::new(), stop).unwrap();
+        source.join().unwrap();
+
+        let rep: Vec<&Utterance> = outcome.utterances.iter().filter(|u| u.speaker == Speaker::Rep).collect();
+        assert_eq!(rep.len(), 2, "{:?}", outcome.utterances);
+        assert_eq!(outcome.segments.len(), 2, "{:?}", outcome.segments);
+        let joined = &outcome.segments[0];
+        assert_eq!((joined.speaker, joined.start_s, joined.end_s), (Speaker::Rep, rep[0].start_s, rep[1].end_s));
+        assert_eq!(outcome.segments[1].speaker, Speaker::Prospect);
+        // Talk time is the segmenter's, untouched by the join.
+        assert!((outcome.talk_ratio_rep() - call.talk_ratio_rep()).abs() < 0.05, "{} vs {}", outcome.talk_ratio_rep(), call.talk_ratio_rep());
+    }
+
     /// Live mode never waits on a slow transcriber: the backlog stays bounded
     /// and what could not be transcribed is counted, while talk time is intact.
     #[test]

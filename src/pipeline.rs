@@ -6,7 +6,11 @@
 //! the transcripts, and publishes segments, metrics and health as events.
 //!
 //! Talk time comes straight from the segmenters on this thread, so metrics
-//! never wait for transcription. In real-time mode (live capture, `--speed 1`)
+//! never wait for transcription. What Whisper hears is longer: each speaker's
+//! finished utterances go through an [`UtteranceJoiner`] first, so a sentence
+//! broken by breaths is transcribed whole (the journal, talk time and the
+//! coach still see the segmenter's utterances); a joined piece goes to the
+//! transcriber once its speaker has been quiet for `join_gap_s`. In real-time mode (live capture, `--speed 1`)
 //! nothing here ever waits on the transcriber: partials are dropped when it is
 //! behind and finals queue in a bounded backlog that is reported. In
 //! as-fast-as-possible mode (`--speed max`) the pipeline instead waits for the
@@ -28,6 +32,7 @@ use crate::events::{self, Event, Health, Metrics};
 use crate::journal::{self, Entry, Journal, JournalError};
 use crate::coach::{CallPrep, Coach, CoachConfig, CoachRecord, ObjectionLibrary};
 use crate::segment::echo::CallSegmenter;
+use crate::segment::join::UtteranceJoiner;
 use crate::segment::{SegmenterConfig, SegmenterEvent};
 use crate::transcribe::{Job, SpeechToText, SubmitError, TranscribeError, Transcriber, Transcript};
 
@@ -213,6 +218,10 @@ struct CallState {
     level_ms: [f64; 2],
     journal: Journal,
     publisher: Publisher,
+    /// Per channel: finished utterances waiting to be joined for transcription.
+    joiners: [UtteranceJoiner; 2],
+    /// Joined pieces just completed, on their way to `pending_finals`.
+    joined: Vec<(Utterance, Vec<f32>)>,
     pending_finals: VecDeque<Job>,
     outcome: CallOutcome,
     next_metrics_s: f64,
@@ -248,6 +257,8 @@ pub fn run_call<E: SpeechToText + 'static>(
         level_ms: [0.0; 2],
         journal,
         publisher: Publisher { events_file, sinks },
+        joiners: [UtteranceJoiner::new(&options.segmenter), UtteranceJoiner::new(&options.segmenter)],
+        joined: Vec::with_capacity(2),
         pending_finals: VecDeque::new(),
         outcome: CallOutcome { call_id: options.call_id.clone(), journal_paths: options.journal_paths.clone(), ..Default::default() },
         next_metrics_s: 0.0,
@@ -333,6 +344,7 @@ impl CallState {
             self.on_segmenter_event(event, transcriber)?;
         }
         self.seg_events = seg_events;
+        self.release_joined_after_pause(transcriber)?;
         let now_s = self.now_s();
         if now_s >= self.next_tick_s {
             // Every 100 ms of call time: voice-only rules (talk ratio, ask
@@ -392,17 +404,49 @@ impl CallState {
                 self.journal.append(&Entry::Utterance(utterance.clone()))?;
                 self.coach.on_utterance_end(&utterance);
                 self.outcome.utterances.push(utterance.clone());
-                self.pending_finals.push_back(Job {
-                    speaker: utterance.speaker,
-                    start_s: utterance.start_s,
-                    end_s: utterance.end_s,
-                    audio,
-                    is_final: true,
-                });
-                self.flush_pending(transcriber, !self.options.realtime)?;
+                let mut joined = std::mem::take(&mut self.joined);
+                self.joiners[utterance.speaker.channel()].push(utterance, audio, &mut joined);
+                self.joined = joined;
+                self.submit_joined(transcriber)?;
             }
         }
         Ok(())
+    }
+
+    /// Releases each speaker's held piece once they have been quiet longer
+    /// than `join_gap_s` on their own channel's clock. Speech the segmenter
+    /// is still hearing (not yet reported: an utterance is confirmed only
+    /// after `min_speech_s` of voice) counts from its start, so speech that
+    /// began within the gap keeps the piece for it to join, as offline.
+    fn release_joined_after_pause(&mut self, transcriber: &Transcriber) -> Result<(), PipelineError> {
+        let mut joined = std::mem::take(&mut self.joined);
+        for speaker in Speaker::BOTH {
+            let segmenter = self.segmenter.segmenter(speaker);
+            let now_s = segmenter.time_s();
+            let quiet_until_s = segmenter.pending_start_s().map_or(now_s, |start| start.min(now_s));
+            self.joiners[speaker.channel()].tick(quiet_until_s, &mut joined);
+        }
+        self.joined = joined;
+        self.submit_joined(transcriber)
+    }
+
+    /// Queues completed joined pieces as final transcription jobs. The
+    /// segment spans the first piece's start to the last one's end, so its
+    /// transcript (or its loss) ends the coach's wait for every utterance in it.
+    fn submit_joined(&mut self, transcriber: &Transcriber) -> Result<(), PipelineError> {
+        if self.joined.is_empty() {
+            return Ok(());
+        }
+        for (utterance, audio) in self.joined.drain(..) {
+            self.pending_finals.push_back(Job {
+                speaker: utterance.speaker,
+                start_s: utterance.start_s,
+                end_s: utterance.end_s,
+                audio,
+                is_final: true,
+            });
+        }
+        self.flush_pending(transcriber, !self.options.realtime)
     }
 
     /// Hands waiting finals to the transcriber. When `wait` is set (not
@@ -525,6 +569,12 @@ impl CallState {
         for event in seg_events {
             self.on_segmenter_event(event, &transcriber)?;
         }
+        let mut joined = std::mem::take(&mut self.joined);
+        for joiner in &mut self.joiners {
+            joiner.finish(&mut joined);
+        }
+        self.joined = joined;
+        self.submit_joined(&transcriber)?;
         // The call is over: wait for every final transcript.
         self.flush_pending(&transcriber, true)?;
         for result in transcriber.finish() {
@@ -613,6 +663,39 @@ mod tests {
         let metrics = kinds.iter().filter(|k| *k == "metrics").count() as f64;
         assert!(metrics >= 2.0 * outcome.duration_s - 2.0, "{metrics} metrics for {:.1} s", outcome.duration_s);
         assert_eq!(kinds.iter().filter(|k| *k == "segment").count(), 4);
+    }
+
+    /// A rep who breathes mid-sentence (~0.7 s with espeak-ng's own padding,
+    /// under `join_gap_s`) is two
+    /// utterances for talk time, the journal and the coach, but one piece for
+    /// Whisper, spanning both; the prospect's reply 1.6 s later is its own
+    /// piece. (When a piece is released is `segment::join`'s tick test.)
+    #[test]
+    fn a_speakers_utterances_under_the_join_gap_are_transcribed_as_one_segment() {
+        let line = |speaker, text: &str, gap_before_s| synth::ScriptLine { speaker, text: text.into(), gap_before_s };
+        let lines = [
+            line(Speaker::Rep, "Thanks for joining today.", 0.5),
+            line(Speaker::Rep, "How is the week going for your team?", 0.3),
+            line(Speaker::Prospect, "Busy, but good. We are hiring two people.", 1.6),
+        ];
+        let call = synth::render(&lines, &synth::Voices::default()).expect("espeak-ng");
+        let mut options = PipelineOptions::new("join", "test");
+        options.realtime = false;
+        let (tx, rx) = crossbeam_channel::bounded(64);
+        let stop = Arc::new(AtomicBool::new(false));
+        let audio = CallAudio { rep: call.rep.clone(), prospect: Some(call.prospect.clone()) };
+        let source = replay::start(audio, Speed::Max, tx, stop.clone());
+        let outcome = run_call(rx, FakeEngine::new(), options, Vec::new(), stop).unwrap();
+        source.join().unwrap();
+
+        let rep: Vec<&Utterance> = outcome.utterances.iter().filter(|u| u.speaker == Speaker::Rep).collect();
+        assert_eq!(rep.len(), 2, "{:?}", outcome.utterances);
+        assert_eq!(outcome.segments.len(), 2, "{:?}", outcome.segments);
+        let joined = &outcome.segments[0];
+        assert_eq!((joined.speaker, joined.start_s, joined.end_s), (Speaker::Rep, rep[0].start_s, rep[1].end_s));
+        assert_eq!(outcome.segments[1].speaker, Speaker::Prospect);
+        // Talk time is the segmenter's, untouched by the join.
+        assert!((outcome.talk_ratio_rep() - call.talk_ratio_rep()).abs() < 0.05, "{} vs {}", outcome.talk_ratio_rep(), call.talk_ratio_rep());
     }
 
     /// Live mode never waits on a slow transcriber: the backlog stays bounded

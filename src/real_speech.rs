@@ -10,11 +10,10 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::audio::file::{load_mono_16k, AudioFileError};
-use crate::call::Speaker;
-use crate::segment::join::join_offline;
-use crate::segment::{segment_offline, SegmenterConfig};
-use crate::transcribe::{clean_text, SpeechToText, TranscribeError};
+use crate::audio::file::{load_mono_16k, AudioFileError, CallAudio};
+use crate::pipeline::PipelineOptions;
+use crate::recording::{self, RecordingError};
+use crate::transcribe::{SpeechToText, TranscribeError};
 use crate::wer::{edit_distance, normalise_words};
 
 /// The clips, by file stem; each has `<stem>.wav` and a transcript.
@@ -36,6 +35,8 @@ pub enum RealSpeechError {
     Audio(#[from] AudioFileError),
     #[error(transparent)]
     Transcribe(#[from] TranscribeError),
+    #[error(transparent)]
+    Recording(#[from] RecordingError),
 }
 
 /// One recording: mono 16 kHz audio and what was said.
@@ -114,22 +115,24 @@ impl Score {
     }
 }
 
-/// Transcribes each clip as `callcoach transcribe` does a channel: segment,
-/// join for transcription, decode piece by piece; scores the words.
-pub fn score<E: SpeechToText>(engine: &mut E, clips: &[Clip], segmenter: &SegmenterConfig) -> Result<Score, RealSpeechError> {
+/// Transcribes each clip through `callcoach transcribe`'s own path
+/// ([`recording::transcribe_call`]: the live pipeline at full speed, its
+/// segmenter, echo path and utterance joiner), the mono clip as the rep's
+/// channel with no far end, and scores the words. The pipeline owns its
+/// engine, so `load_engine` gives a fresh one per clip.
+pub fn score<E, L>(mut load_engine: L, clips: &[Clip], options: &PipelineOptions) -> Result<Score, RealSpeechError>
+where
+    E: SpeechToText + 'static,
+    L: FnMut() -> Result<E, TranscribeError>,
+{
     let mut results = Vec::with_capacity(clips.len());
     for clip in clips {
-        let pieces = join_offline(segment_offline(&clip.audio, Speaker::Prospect, segmenter), segmenter);
-        let mut texts = Vec::with_capacity(pieces.len());
-        let mut previous = String::new();
-        for (_, audio) in &pieces {
-            previous = clean_text(&engine.transcribe_after(audio, &previous)?);
-            texts.push(previous.clone());
-        }
-        let hypothesis = texts.join(" ");
+        let call = CallAudio { rep: clip.audio.clone(), prospect: None };
+        let segments = recording::transcribe_call(call, load_engine()?, options.clone())?;
+        let hypothesis = segments.iter().map(|s| s.text.trim()).collect::<Vec<_>>().join(" ");
         let reference = normalise_words(&clip.reference);
         let errors = edit_distance(&reference, &normalise_words(&hypothesis));
-        results.push(ClipResult { name: clip.name.clone(), reference_words: reference.len(), errors, hypothesis, pieces: pieces.len() });
+        results.push(ClipResult { name: clip.name.clone(), reference_words: reference.len(), errors, hypothesis, pieces: segments.len() });
     }
     Ok(Score { clips: results })
 }

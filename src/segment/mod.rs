@@ -404,6 +404,20 @@ impl Segmenter {
         matches!(&self.open, Some(o) if o.confirmed)
     }
 
+    /// Call time (s) from which the speech being heard now would be dated
+    /// if it became an utterance: the open utterance's start (confirmed or
+    /// not), else the start of a run of voice frames that could still open
+    /// one. None while idle in silence. The pipeline's joiner waits on it,
+    /// since an utterance is only reported after `min_speech_s` of voice.
+    pub fn pending_start_s(&self) -> Option<f64> {
+        let earliest_backdated = self.processed.saturating_sub(MAX_BACKDATE).max(self.buf_start);
+        let start = match &self.open {
+            Some(open) => open.start,
+            None => self.voice_run_start?.max(earliest_backdated),
+        };
+        Some(start as f64 / RATE)
+    }
+
     pub fn stats(&self) -> SegmenterStats {
         self.stats
     }

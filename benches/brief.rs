@@ -83,6 +83,7 @@ fn synthetic_journal(path: &Path, turns: usize) {
             start_s,
             end_s,
             text: text.to_string(),
+            confidence: None,
         }))
         .unwrap();
     }

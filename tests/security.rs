@@ -118,7 +118,11 @@ fn idle_sockets_do_not_lock_out_the_reps_own_clients() {
     assert!(took < Duration::from_secs(2), "the health check waited {took:?} behind idle sockets");
     let body = answer.split_once("\r\n\r\n").unwrap().1;
     let health: serde_json::Value = serde_json::from_str(body).unwrap();
-    assert!(health["idle_connections_closed"].as_u64().unwrap() >= 16, "{health}");
+    // Every connection past the limit was closed: the idle ones evicted to make room,
+    // and (on a loaded machine, where owner checks queue up) some closed unread.
+    let evicted = health["idle_connections_closed"].as_u64().unwrap();
+    let unchecked = health["unchecked_connections_closed"].as_u64().unwrap();
+    assert!(evicted >= 1 && evicted + unchecked >= 16, "{health}");
     assert!(health["connections"].as_u64().unwrap() <= limit as u64, "{health}");
     eprintln!("{} idle sockets: /healthz answered in {:.1} ms; {health}", idle.len(), took.as_secs_f64() * 1e3);
     drop(idle);

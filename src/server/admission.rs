@@ -8,6 +8,7 @@
 //! request being served is never cut. Other local users never get this far:
 //! their connections are closed before admission (`peer.rs`).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -16,6 +17,8 @@ use tokio_util::sync::CancellationToken;
 pub(crate) struct Admission {
     limit: usize,
     slots: Mutex<Slots>,
+    /// Connections closed unread because too many owner checks were waiting.
+    unchecked_closed: AtomicU64,
 }
 
 #[derive(Default)]
@@ -41,7 +44,7 @@ pub(crate) struct Ticket {
 
 impl Admission {
     pub(crate) fn new(limit: usize) -> Arc<Admission> {
-        Arc::new(Admission { limit: limit.max(1), slots: Mutex::new(Slots::default()) })
+        Arc::new(Admission { limit: limit.max(1), slots: Mutex::new(Slots::default()), unchecked_closed: AtomicU64::new(0) })
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Slots> {
@@ -81,6 +84,16 @@ impl Admission {
     /// Idle connections closed to make room, since start.
     pub(crate) fn evicted(&self) -> u64 {
         self.lock().evicted
+    }
+
+    /// Counts a connection closed before its owner check (too many checks waiting).
+    pub(crate) fn closed_unchecked(&self) {
+        self.unchecked_closed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Connections closed unread because the owner checks were full, since start.
+    pub(crate) fn unchecked(&self) -> u64 {
+        self.unchecked_closed.load(Ordering::Relaxed)
     }
 }
 

@@ -98,6 +98,7 @@ async fn handle(request: Request<Incoming>, shared: Arc<Shared>) -> Response<Bod
                 "clients": shared.hub.stats().clients,
                 "connections": shared.admission.open(),
                 "idle_connections_closed": shared.admission.evicted(),
+                "unchecked_connections_closed": shared.admission.unchecked(),
             }),
         ),
         (Method::GET, WS_PATH) => super::ws::upgrade(request, shared),

@@ -87,7 +87,7 @@
 //!   see "Who may connect"); `Cache-Control: no-store`,
 //!   `X-Frame-Options: DENY` and a CSP with `frame-ancestors 'none'`; never
 //!   any CORS header. `GET /overlay.js`, `GET /overlay.css`.
-//! - `GET /healthz` — `{"ok":true,"protocol":1,"clients":N,"connections":N,"idle_connections_closed":N}`, no token.
+//! - `GET /healthz` — `{"ok":true,"protocol":1,"clients":N,"connections":N,"idle_connections_closed":N,"unchecked_connections_closed":N}`, no token.
 //! - `POST /api/call/start` (body: the prep fields above as JSON, or empty)
 //!   and `POST /api/call/end`, with `Authorization: Bearer TOKEN`: `202
 //!   {"ok":true,"action":…}`; `401` without a token, `403` with a wrong one
@@ -310,6 +310,7 @@ impl BoundServer {
             };
             let Ok(check) = checks.clone().try_acquire_owned() else {
                 tracing::debug!(%peer, "too many connections waiting for the owner check; closing");
+                shared.admission.closed_unchecked();
                 continue;
             };
             let connection_shared = shared.clone();

@@ -626,6 +626,17 @@ mod tests {
     use crate::synth;
     use crate::transcribe::fake::FakeEngine;
 
+    /// Replays a rendered call through `run_call` at full speed.
+    fn replay_through(call: &synth::RenderedCall, engine: FakeEngine, options: PipelineOptions) -> CallOutcome {
+        let (tx, rx) = crossbeam_channel::bounded(64);
+        let stop = Arc::new(AtomicBool::new(false));
+        let audio = CallAudio { rep: call.rep.clone(), prospect: Some(call.prospect.clone()) };
+        let source = replay::start(audio, Speed::Max, tx, stop.clone());
+        let outcome = run_call(rx, engine, options, Vec::new(), stop).unwrap();
+        source.join().unwrap();
+        outcome
+    }
+
     /// The plumbing end to end with a stand-in engine: every scripted line
     /// becomes one journaled utterance with a transcript, metrics flow at
     /// 2 Hz of call time, and the events file opens and closes the call.
@@ -638,12 +649,7 @@ mod tests {
         options.realtime = false;
         options.journal_paths = vec![dir.path().join("journal.jsonl")];
         options.events_path = Some(dir.path().join("events.jsonl"));
-        let (tx, rx) = crossbeam_channel::bounded(64);
-        let stop = Arc::new(AtomicBool::new(false));
-        let audio = CallAudio { rep: call.rep.clone(), prospect: Some(call.prospect.clone()) };
-        let source = replay::start(audio, Speed::Max, tx, stop.clone());
-        let outcome = run_call(rx, FakeEngine::new(), options, Vec::new(), stop).unwrap();
-        source.join().unwrap();
+        let outcome = replay_through(&call, FakeEngine::new(), options);
 
         assert_eq!(outcome.utterances.len(), 4, "{:?}", outcome.utterances);
         assert_eq!(outcome.segments.len(), 4);
@@ -681,12 +687,7 @@ mod tests {
         let call = synth::render(&lines, &synth::Voices::default()).expect("espeak-ng");
         let mut options = PipelineOptions::new("join", "test");
         options.realtime = false;
-        let (tx, rx) = crossbeam_channel::bounded(64);
-        let stop = Arc::new(AtomicBool::new(false));
-        let audio = CallAudio { rep: call.rep.clone(), prospect: Some(call.prospect.clone()) };
-        let source = replay::start(audio, Speed::Max, tx, stop.clone());
-        let outcome = run_call(rx, FakeEngine::new(), options, Vec::new(), stop).unwrap();
-        source.join().unwrap();
+        let outcome = replay_through(&call, FakeEngine::new(), options);
 
         let rep: Vec<&Utterance> = outcome.utterances.iter().filter(|u| u.speaker == Speaker::Rep).collect();
         assert_eq!(rep.len(), 2, "{:?}", outcome.utterances);
@@ -709,13 +710,7 @@ mod tests {
         options.realtime = true;
         options.max_backlog = 1;
         options.journal_paths = vec![dir.path().join("journal.jsonl")];
-        let (tx, rx) = crossbeam_channel::bounded(64);
-        let stop = Arc::new(AtomicBool::new(false));
-        let audio = CallAudio { rep: call.rep.clone(), prospect: Some(call.prospect.clone()) };
-        let source = replay::start(audio, Speed::Max, tx, stop.clone());
-        let engine = FakeEngine::slow(std::time::Duration::from_millis(400));
-        let outcome = run_call(rx, engine, options, Vec::new(), stop).unwrap();
-        source.join().unwrap();
+        let outcome = replay_through(&call, FakeEngine::slow(std::time::Duration::from_millis(400)), options);
         assert_eq!(outcome.utterances.len(), 6);
         assert!(outcome.max_backlog_seen <= 1 + 4, "backlog {}", outcome.max_backlog_seen);
         assert!((outcome.talk_ratio_rep() - call.talk_ratio_rep()).abs() < 0.05);

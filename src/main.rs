@@ -141,7 +141,7 @@ enum Command {
         #[arg(long, default_value = "text")]
         mode: String,
         /// "train" (tuned on), "heldout" (every frozen set, scored only), one held-out set
-        /// ("heldout1".."heldout3", newest last), "both" (train and all held-out) or "each"
+        /// ("heldout1".."heldout4", newest last), "both" (train and all held-out) or "each"
         /// (train and each held-out set), side by side.
         #[arg(long, default_value = "both")]
         set: String,
@@ -510,7 +510,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 (None, s) => match brief::eval::set_dirs(s) {
                     Some(dirs) => vec![(s.to_string(), dirs)],
                     None => anyhow::bail!(
-                        "unknown eval set '{s}' (expected \"train\", \"heldout\", \"heldout1\".. \"heldout3\", \"both\" or \"each\")"
+                        "unknown eval set '{s}' (expected \"train\", \"heldout\", \"heldout1\".. \"heldout4\", \"both\" or \"each\")"
                     ),
                 },
             };
@@ -541,7 +541,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let options = callcoach::language::stance::TrainOptions { l2, iterations, positive_weight, ..Default::default() };
             if let Some(threshold) = explain {
                 let lines = brief::eval::training_lines(&calls, ngrams);
-                for (call, i, truth, predicted) in brief::eval::cross_validated_errors(&lines, calls.len(), 3, options, ngrams, threshold) {
+                let authors = lines.iter().map(|l| l.author + 1).max().unwrap_or(1);
+                for (call, i, truth, predicted) in brief::eval::cross_validated_errors(&lines, calls.len(), authors, options, ngrams, threshold) {
                     let show = |t: Option<callcoach::coach::ObjectionType>| t.map(|t| t.as_str()).unwrap_or("-");
                     println!("{} | truth {} | said {} | {}", calls[call].name, show(truth), show(predicted), lines[i].text);
                 }

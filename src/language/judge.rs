@@ -81,6 +81,9 @@ struct Lexicon {
     meeting_proposals: Vec<String>,
     dismissals: Vec<String>,
     contrasts: Vec<String>,
+    pitch_reframes: Vec<String>,
+    pitch_questions: Vec<String>,
+    hand_offs: Vec<String>,
     concrete_paths: Vec<String>,
     topics: Topics,
 }
@@ -124,6 +127,9 @@ fn lexicon() -> &'static Lexicon {
             &mut lex.meeting_proposals,
             &mut lex.dismissals,
             &mut lex.contrasts,
+            &mut lex.pitch_reframes,
+            &mut lex.pitch_questions,
+            &mut lex.hand_offs,
             &mut lex.concrete_paths,
         ] {
             *list = list.iter().map(|p| text::normalize(p)).filter(|p| !p.is_empty()).collect();
@@ -176,6 +182,13 @@ pub fn judge(reply: Reply<'_>) -> Judgement {
             return Judgement::fumbled(FumbleReason::Conceded, format!("accepted the stall without a question (\"{p}\")"));
         }
     }
+    // Asking the prospect to carry it to whoever decides leaves the concern with them.
+    if let Some(q) = first_question {
+        let asked = &sentences[q].words;
+        if let Some(p) = first_of(asked, &lex.hand_offs).filter(|_| first_of(&words, &lex.concrete_paths).is_none()) {
+            return Judgement::fumbled(FumbleReason::Conceded, format!("left it to the prospect to carry (\"{p}\")"));
+        }
+    }
     if let Some(p) = first_of(&before_question, &lex.dismissals) {
         return Judgement::fumbled(FumbleReason::Dismissed, format!("dismissed the concern (\"{p}\")"));
     }
@@ -210,7 +223,12 @@ pub fn judge(reply: Reply<'_>) -> Judgement {
         return Judgement::handled(format!("acknowledged it and offered a concrete path (\"{p}\")"));
     }
     let content = substance(&sentences, lex);
-    if addresses && content >= 8 {
+    // Topic words inside a bid for the next meeting ("fifteen minutes next week?") do
+    // not answer a timing concern.
+    // (For an authority concern a meeting with whoever decides is the answer.)
+    let answering: Vec<Sentence> =
+        sentences.iter().filter(|s| reply.kind == ObjectionType::Authority || !proposes_meeting(s, lex)).cloned().collect();
+    if on_topic(&reply, &answering, lex) && content >= 8 {
         return Judgement::handled("acknowledged it and answered with substance");
     }
     let first = sentences.first().map(|s| s.original.clone()).unwrap_or_default();
@@ -235,7 +253,8 @@ fn brush_off(reply: &Reply<'_>, sentences: &[Sentence], first_question: Option<u
     // The contrast follows the acknowledgement in the opening sentence, or opens the next one.
     let contrast_in_opening = opening.words.iter().skip(1).any(|w| lex.contrasts.iter().any(|c| c == w));
     let contrast_next = sentences.get(1).and_then(|s| s.words.first()).is_some_and(|w| lex.contrasts.iter().any(|c| c == w));
-    if !(contrast_in_opening || contrast_next) {
+    let reframed = sentences.iter().take(2).any(|s| first_of(&s.words, &lex.pitch_reframes).is_some());
+    if !(contrast_in_opening || contrast_next || reframed) {
         return None;
     }
     let words: Vec<String> = sentences.iter().flat_map(|s| s.words.iter().cloned()).collect();
@@ -243,7 +262,7 @@ fn brush_off(reply: &Reply<'_>, sentences: &[Sentence], first_question: Option<u
     let concrete = first_of(&words, &lex.concrete_paths).is_some();
     let question_on_topic = first_question.is_some_and(|i| {
         let asked = std::slice::from_ref(&sentences[i]);
-        on_topic(reply, asked, lex)
+        (reply.kind == ObjectionType::Authority || !proposes_meeting(&sentences[i], lex)) && on_topic(reply, asked, lex)
     });
     if quantified || concrete || question_on_topic {
         return None;
@@ -272,12 +291,20 @@ fn question_engages(reply: &Reply<'_>, sentences: &[Sentence], i: usize, lex: &L
     /// Past this much pitch, even a question on the concern's topic comes too late.
     const PITCHED_WORDS: usize = 30;
     let question = &sentences[i];
-    let proposes = text::detect_next_step(&question.original).is_some() || first_of(&question.words, &lex.meeting_proposals).is_some();
-    if reply.kind != ObjectionType::Authority && proposes {
+    if reply.kind != ObjectionType::Authority && proposes_meeting(question, lex) {
+        return false;
+    }
+    let opening = &question.words[..question.words.len().min(4)];
+    if first_of(opening, &lex.pitch_questions).is_some() {
         return false;
     }
     let before = substance(&sentences[..i], lex);
     before <= AT_ONCE_WORDS || (before <= PITCHED_WORDS && on_topic(reply, std::slice::from_ref(question), lex))
+}
+
+/// A sentence that bids for the next meeting or a demo.
+fn proposes_meeting(s: &Sentence, lex: &Lexicon) -> bool {
+    text::detect_next_step(&s.original).is_some() || first_of(&s.words, &lex.meeting_proposals).is_some()
 }
 
 /// Content words outside bare acknowledgements.
@@ -379,6 +406,18 @@ mod tests {
     fn looking_at_the_concern_is_no_pivot() {
         let j = verdict(ObjectionType::Price, "My partner will choke at the fee.", "That's fair. Let's look at it the way she would: at two thousand returns it is six dollars a return. How many hours did scanning take last season?");
         assert!(j.handled, "{j:?}");
+    }
+
+    #[test]
+    fn agreeing_and_pitching_talks_past_the_concern() {
+        let j = verdict(ObjectionType::Timing, "I don't have time for anything new right now. It's furnace season.", "Totally, totally, and that's why we make the switch so easy. So what I'd love to do is get you fifteen minutes with one of our specialists, maybe next week?");
+        assert!(!j.handled, "{j:?}");
+        let j = verdict(ObjectionType::Need, "We manage fine with what we have.", "Gotcha. Hey, did you see we launched a mobile app?");
+        assert!(!j.handled, "{j:?}");
+        let j = verdict(ObjectionType::Authority, "That's the city's call, not mine.", "Okay, got it. So maybe you could pass it along to them?");
+        assert!(!j.handled, "{j:?}");
+        let j = verdict(ObjectionType::Timing, "We're slammed until March.", "Totally, and that's exactly why a two week pilot in April works: what does your March close look like?");
+        assert!(j.handled, "a reframe with a concrete path answers it: {j:?}");
     }
 
     #[test]

@@ -26,6 +26,13 @@ for f in glob.glob(f"{ROOT}/heldout/*.txt"):
             if len(w) >= 4:
                 held_lines.add(" ".join(w))
 
+def insert_filler(l, pos):
+    """Puts ", uh," at pos, moved past a hyphenated word ("twenty-five") it would split."""
+    while pos < len(l) and l[pos] == "-":
+        m = re.match(r"-[\w']+", l[pos:])
+        pos += m.end() if m else 1
+    return (l[:pos] + ", uh," + l[pos:]).replace(", uh,,", ", uh,")
+
 fixed = 0
 for f in sorted(glob.glob(f"{ROOT}/train/*.txt") + glob.glob(f"{ROOT}/labelled/*.txt")):
     lines = open(f).read().split("\n")
@@ -37,7 +44,7 @@ for f in sorted(glob.glob(f"{ROOT}/train/*.txt") + glob.glob(f"{ROOT}/labelled/*
         if " ".join(words(body)) in held_lines:
             toks = list(re.finditer(r"[\w']+", body))
             pos = len(head) + 1 + toks[1].end()
-            l = (l[:pos] + ", uh," + l[pos:]).replace(", uh,,", ", uh,")
+            l = insert_filler(l, pos)
             changed = True
             fixed += 1
         for _ in range(20):
@@ -51,8 +58,7 @@ for f in sorted(glob.glob(f"{ROOT}/train/*.txt") + glob.glob(f"{ROOT}/labelled/*
             for j in range(len(ws) - 5):
                 if ws[j:j + 6] == run:
                     pos = len(head) + 1 + toks[j + 2].end()
-                    l = l[:pos] + ", uh," + l[pos:]
-                    l = l.replace(", uh,,", ", uh,")
+                    l = insert_filler(l, pos)
                     changed = True
                     fixed += 1
                     break

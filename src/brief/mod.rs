@@ -175,6 +175,8 @@ pub fn prep_from_json(value: &serde_json::Value) -> CallPrep {
 pub struct BriefConfig {
     /// Rep share of talk that counts as too high (METHOD: above 65% loses deals).
     pub talk_ratio_high: f64,
+    /// From this talk ratio on, talk alone is a root cause (above `talk_ratio_high` it needs company).
+    pub talk_ratio_alone: f64,
     /// A rep monologue this long is a failure moment.
     pub monologue_long_s: f64,
     /// The agenda must be stated within this much call time.
@@ -207,6 +209,7 @@ impl Default for BriefConfig {
     fn default() -> Self {
         BriefConfig {
             talk_ratio_high: 0.65,
+            talk_ratio_alone: 0.73,
             monologue_long_s: 60.0,
             agenda_window_s: 90.0,
             deferrals_for_gap: 2,

@@ -13,7 +13,8 @@ use super::{clip, has, has_any, Analysis, Finding, PhraseList, Turn, LEXICON};
 lexicon_table!(
     disqualify: PhraseList, no_pain: PhraseList, decision_blocks: PhraseList,
     solo_team: PhraseList, budget_context: PhraseList, budget_units: PhraseList,
-    monthly: PhraseList, money: PhraseList, price_quote: PhraseList, budget_statement: PhraseList
+    monthly: PhraseList, money: PhraseList, price_quote: PhraseList, budget_statement: PhraseList,
+    own_economics: PhraseList
 );
 
 /// The icp_fit findings (see the module documentation).
@@ -40,9 +41,11 @@ pub(super) fn findings(a: &mut Analysis, sentences: &[Vec<Sentence>], config: &B
                     k >= p.split(' ').count() && w[k - p.split(' ').count()..k].join(" ") == p
                 };
                 let after = |p: &str| w.get(k + 1).is_some_and(|x| x == p);
+                let of_us = after("of") && w.get(k + 2).is_some_and(|x| x == "us");
+                let headcount = after("people") || after("employees") || after("staff") || of_us;
                 if before("team of")
                     || before("only") && (after("of") || after("people"))
-                    || (before("we are") && (after("people") || after("employees")))
+                    || ((before("we are") || before("there are") || before("it is") || before("just")) && headcount)
                     || (after("employees") && !before("of"))
                 {
                     why = Some(format!("a team of {n}"));
@@ -63,6 +66,11 @@ pub(super) fn findings(a: &mut Analysis, sentences: &[Vec<Sentence>], config: &B
                         why = Some(format!("a budget of about {n}"));
                     }
                 }
+            }
+            // The price set against the business's own economics ("that's more than my van
+            // payment", "the goats don't make that"): a business too small to carry it.
+            if let Some(p) = has_any(w, &lex.own_economics) {
+                why = Some(format!("the price is beyond the business's own means (\"{p}\")"));
             }
             if let Some(p) = has_any(w, &lex.no_pain) {
                 why = Some(format!("no pain (\"{p}\")"));

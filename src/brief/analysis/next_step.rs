@@ -79,7 +79,7 @@ pub(super) fn from_verdicts(a: &mut Analysis, verdicts: &Verdicts) {
                     metric: FlagMetric::VagueClose,
                     severity: Severity::High,
                     category: Category::Agenda,
-                    weight: 2.0,
+                    weight: super::VAGUE_CLOSE_WEIGHT,
                     detail: "the call ended without a dated next step".into(),
                 });
             }

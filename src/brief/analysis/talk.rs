@@ -157,9 +157,11 @@ pub(super) fn findings(a: &mut Analysis, utterances: &[Utterance], config: &Brie
                 Severity::Medium
             },
             category: Category::TalkRatio,
-            // Alone, a cause from 70% (METHOD's salvage row: "rep talked 70%+"); from
-            // 65% with a long monologue or a disengaging prospect beside it.
-            weight: 1.0 + 20.0 * (m.talk_ratio_rep - config.talk_ratio_high),
+            // Alone, a cause from 78%; from 65% with a long monologue or a disengaging
+            // prospect beside it. (Train: every call whose primary cause was talk ratio
+            // had the rep at 80% or more, while 5 of the 9 good calls at 70–77% were
+            // demos and cold calls where the rep rightly did most of the talking.)
+            weight: 1.0 + 20.0 * (m.talk_ratio_rep - config.talk_ratio_alone).max(0.0),
             detail: format!(
                 "the rep talked {:.0}% of the call ({:.0}% from {})",
                 m.talk_ratio_rep * 100.0,

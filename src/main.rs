@@ -181,6 +181,10 @@ enum Command {
         /// Leave out the train calls whose names start with one of these (repeatable).
         #[arg(long)]
         without: Vec<String>,
+        /// Use this threshold instead of cross-validating one (much faster; what
+        /// scripts/cv-eval.sh does with the shipped model's threshold).
+        #[arg(long)]
+        threshold: Option<f32>,
     },
     /// Render a scripted call with espeak-ng into a stereo WAV (left = rep, right = prospect).
     Synth {
@@ -534,7 +538,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     .with_context(|| format!("writing {}", path.display()))?;
             }
         }
-        Command::TrainJudge { out, no_ngrams, l2, iterations, positive_weight, cv_only, explain, without } => {
+        Command::TrainJudge { out, no_ngrams, l2, iterations, positive_weight, cv_only, explain, without, threshold } => {
             let ngrams = !no_ngrams;
             let mut calls = brief::eval::load_set("train", &brief::eval::set_dirs("train").expect("train set"))?;
             calls.retain(|c| !without.iter().any(|p| c.name.starts_with(p.as_str())));
@@ -546,6 +550,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     let show = |t: Option<callcoach::coach::ObjectionType>| t.map(|t| t.as_str()).unwrap_or("-");
                     println!("{} | truth {} | said {} | {}", calls[call].name, show(truth), show(predicted), lines[i].text);
                 }
+                return Ok(());
+            }
+            if let Some(threshold) = threshold {
+                let model = brief::eval::train_stance_at(&calls, options, ngrams, threshold);
+                std::fs::write(&out, serde_json::to_string(&model)? + "\n").with_context(|| format!("writing {}", out.display()))?;
+                println!("{}\nwrote {} ({} weighted features)", model.trained, out.display(), model.weights.len());
                 return Ok(());
             }
             let (model, cv) = brief::eval::train_stance(&calls, options, ngrams);

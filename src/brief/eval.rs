@@ -978,6 +978,13 @@ pub fn cross_validate(lines: &[TrainingLine], calls: usize, folds: usize, option
         .collect()
 }
 
+/// Trains a model on `calls` at a given threshold, without cross-validating one.
+pub fn train_stance_at(calls: &[LabelledCall], options: TrainOptions, ngrams: bool, threshold: f32) -> StanceModel {
+    let examples: Vec<Example> = training_lines(calls, ngrams).iter().flat_map(|l| l.sentences.iter().cloned()).collect();
+    let trained = format!("callcoach train-judge --threshold {threshold} on {} calls ({} sentences)", calls.len(), examples.len());
+    stance::train(&examples, options, ngrams, threshold, trained)
+}
+
 /// Trains the shipped model on the train set: cross-validates the threshold
 /// (precision weighted a little above recall: a false alarm distracts the rep),
 /// then fits on every train call.

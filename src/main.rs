@@ -505,6 +505,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Eval { dir, mode, set, json, model, only, stance_model, bleed_db, bleed_delay_ms, bleed_rt60_s } => {
             anyhow::ensure!(bleed_db.is_none() || mode == "audio", "--bleed-db needs --mode audio");
+            anyhow::ensure!((0.0..=1000.0).contains(&bleed_delay_ms), "--bleed-delay-ms {bleed_delay_ms}: must be between 0 and 1000 ms");
+            anyhow::ensure!((0.0..=2.0).contains(&bleed_rt60_s), "--bleed-rt60-s {bleed_rt60_s}: must be between 0 and 2 s");
             let bleed = bleed_db.map(|bleed_db| synth::EchoPath { bleed_db, delay_ms: bleed_delay_ms, rt60_s: bleed_rt60_s, seed: 0 });
             if let Some(path) = stance_model {
                 let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;

@@ -30,16 +30,17 @@
 //! only: a headset call has no echo path, never yields a lag, and must not
 //! have the rep's double-talk gated on a guess.
 //!
-//! Measured (tests below): espeak speech, far end leaking into the mic at
-//! −6 dB / 40 ms, rep 10.56 s of speech in a 34 s call with one stretch of
-//! double-talk: without the gate the rep is credited 23.5 s; with it 10.46 s
-//! (−0.9 %), no rep utterance during prospect-only speech, the double-talk
-//! sentence found; lag estimated 48 ms (16 ms frames), coupling −6.9 dB. At
-//! −10 dB / 120 ms: 10.61 s (+0.5 %), lag 112 ms. No echo path (headset):
-//! nothing gated, rep talk within 3 %. (Measured before the reverb tail; the
-//! tests still assert them.) With the canceller and reverb, the gate's tail
-//! took the worst talk-ratio error over bleeds −3 to −30 dB and delays
-//! 0–250 ms from 6.3 to 2.2 pts (`cargo bench --bench speakerphone`).
+//! Measured (tests below, `cargo test --release --lib segment::echo --
+//! --nocapture`): espeak speech, far end leaking into the mic at −6 dB /
+//! 40 ms (no reverb), rep 10.56 s of speech in a 34 s call with one stretch
+//! of double-talk: without the gate the rep is credited 23.5 s; with it
+//! 10.66 s (+0.9 %), no rep utterance during prospect-only speech, the
+//! double-talk sentence found; lag estimated 48 ms (16 ms frames), coupling
+//! −7.8 dB. At −10 dB / 120 ms: 10.62 s (+0.6 %), lag 112 ms. No echo path
+//! (headset): nothing gated, rep talk within 3 %. With the canceller and
+//! RT60 0.4 s reverb, the reverb tail took the worst talk-ratio error over
+//! bleeds −3 to −30 dB and delays 0–250 ms from 6.3 to 2.2 pts (`cargo bench
+//! --bench speakerphone`).
 //!
 //! [`CallSegmenter`] wires it up: both speakers' segmenters, fed per-speaker
 //! chunks that it aligns frame by frame, with the echo canceller

@@ -586,8 +586,8 @@ fn bursts_after_opening(server: &PulseServer, at_s: f64, later_s: f64) -> ([f64;
 /// Issue 12 item 4: a device's first seconds after opening are on the call
 /// clock. The sound server here is rendering (a playback keeps both null
 /// sinks running, as a call does the far end's output): a burst played 0.05 s
-/// after the devices open, and one 3 s later, are heard on both channels
-/// within 0.1 s of when they were played.
+/// after the devices open is heard on both channels as late as one played
+/// 3 s later, within 0.1 s (and each within 0.2 s of when paplay was started).
 #[test]
 fn audio_played_right_after_the_devices_open_is_heard_when_it_was_played() {
     in_child_process("audio_played_right_after_the_devices_open_is_heard_when_it_was_played", || {
@@ -599,11 +599,15 @@ fn audio_played_right_after_the_devices_open_is_heard_when_it_was_played() {
         std::thread::sleep(Duration::from_millis(2500));
         let (played, heard, _) = bursts_after_opening(&server, 0.05, 3.0);
         report("first_seconds_rendering", format!("played at {played:.3?} s after opening; heard at (mic, far end) {heard:.3?}"));
-        for (played, heard) in played.iter().zip(heard) {
-            for onset in heard {
-                let onset = onset.unwrap_or_else(|| panic!("a burst played at {played:.3} s is missing: {heard:?}"));
-                assert!(onset >= played - 0.02 && onset <= played + 0.1, "played at {played:.3} s, heard at {onset:.3} s");
+        for channel in 0..2 {
+            let [Some(first), Some(later)] = [heard[0][channel], heard[1][channel]] else { panic!("a burst is missing: {heard:?}") };
+            for (played, onset) in [(played[0], first), (played[1], later)] {
+                assert!(onset >= played - 0.02 && onset <= played + 0.2, "played at {played:.3} s, heard at {onset:.3} s");
             }
+            // Starting paplay takes part of each offset; what the capture
+            // owes is the same offset in its first second as later.
+            let (first_late, later_late) = (first - played[0], later - played[1]);
+            assert!((first_late - later_late).abs() <= 0.1, "channel {channel}: {first_late:.3} s late at start-up, {later_late:.3} s later");
         }
     });
 }

@@ -8,11 +8,14 @@
 //! not inflate it; per-frame wall times give the added processing latency.
 //! Latency: the canceller runs on each 16 ms frame the segmenter already
 //! forms, so it adds its compute time per frame plus any delay of its own
-//! output, measured by sending an impulse through it.
+//! output, measured by sending an impulse through it. Then the echo gate
+//! (the second line, on the cancelled mic), with and without its reverb
+//! tail: it decides on each frame as it comes, so it adds no delay.
 
 use std::time::Instant;
 
 use callcoach::segment::aec::{AecConfig, EchoCanceller};
+use callcoach::segment::echo::{EchoGate, EchoGateConfig};
 use callcoach::segment::FRAME_SAMPLES;
 use callcoach::synth::{self, EchoPath, Voices};
 
@@ -89,5 +92,21 @@ fn main() {
                 status.erle_db.map_or("—".into(), |db| format!("{db:.1} dB{}", if status.converged { ", converged" } else { "" })),
             );
         }
+    }
+    println!();
+    println!("| echo gate | CPU per s of audio | per-frame p50 / p99 |");
+    println!("|---|---|---|");
+    for (label, reverb_tail_ms) in [("direct path only (before)", 0.0), ("with the 400 ms reverb tail (shipped)", 400.0)] {
+        let mut gate = EchoGate::new(EchoGateConfig { reverb_tail_ms, ..EchoGateConfig::default() });
+        let mut frame_ms = Vec::with_capacity(call.rep.len() / FRAME_SAMPLES);
+        let cpu0 = thread_cpu_s();
+        for (mic, far) in call.rep.chunks_exact(FRAME_SAMPLES).zip(call.prospect.chunks_exact(FRAME_SAMPLES)) {
+            let t = Instant::now();
+            std::hint::black_box(gate.process(mic.try_into().unwrap(), far.try_into().unwrap()));
+            frame_ms.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+        let cpu_ms_per_s = (thread_cpu_s() - cpu0) * 1e3 / audio_s;
+        frame_ms.sort_by(f64::total_cmp);
+        println!("| {label} | {cpu_ms_per_s:.2} ms | {:.4} / {:.4} ms |", percentile(&frame_ms, 0.5), percentile(&frame_ms, 0.99));
     }
 }

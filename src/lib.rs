@@ -26,6 +26,8 @@
 //! model                                          CTranslate2 -> ggml converter, q8_0, fetch
 //! recording                                      `transcribe`: the pipeline over a file at full speed, no journal
 //! synth, wer                                     synthetic calls and word error rate (tests, benches, demo)
+//! speakerphone                                   scores a speakerphone replay against its clean truth
+//!                                                (tests, `eval --bleed-db`, benches/speakerphone.rs)
 //! real_speech                                    real recordings with transcripts (fetched by setup.sh) for accuracy
 //! config, prep                                   raw TOML -> validated Config; the call's prep
 //! private_file                                   every file that holds a call: 0600, no-follow, atomic
@@ -53,6 +55,7 @@ pub mod real_speech;
 pub mod recording;
 pub mod segment;
 pub mod server;
+pub mod speakerphone;
 pub mod synth;
 pub mod transcribe;
 pub mod wer;

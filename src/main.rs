@@ -157,6 +157,19 @@ enum Command {
         /// `--without` the calls scored: cross-validation of the whole brief).
         #[arg(long)]
         stance_model: Option<PathBuf>,
+        /// Audio mode only: mix the far end into the rep's mic as a speakerphone
+        /// would (this many dB below the far end, with room reverb) before each
+        /// replay, and report per call the talk-ratio error against the clean
+        /// truth and the share of the rep's transcript time where only the
+        /// prospect spoke.
+        #[arg(long, allow_hyphen_values = true)]
+        bleed_db: Option<f64>,
+        /// With --bleed-db: the far end reaches the mic this late (ms).
+        #[arg(long, default_value_t = 40.0)]
+        bleed_delay_ms: f64,
+        /// With --bleed-db: the room's reverberation time (s).
+        #[arg(long, default_value_t = 0.4)]
+        bleed_rt60_s: f64,
     },
     /// Train the objection stance model on the train calls (never the held-out ones)
     /// and write it (the shipped one is config/stance_model.json).
@@ -494,7 +507,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 ExportFormat::Json => print!("{}", callcoach::history::export_json(&calls)),
             }
         }
-        Command::Eval { dir, mode, set, json, model, only, stance_model } => {
+        Command::Eval { dir, mode, set, json, model, only, stance_model, bleed_db, bleed_delay_ms, bleed_rt60_s } => {
+            anyhow::ensure!(bleed_db.is_none() || mode == "audio", "--bleed-db needs --mode audio");
+            anyhow::ensure!((0.0..=1000.0).contains(&bleed_delay_ms), "--bleed-delay-ms {bleed_delay_ms}: must be between 0 and 1000 ms");
+            anyhow::ensure!((0.0..=2.0).contains(&bleed_rt60_s), "--bleed-rt60-s {bleed_rt60_s}: must be between 0 and 2 s");
+            let bleed = bleed_db.map(|bleed_db| synth::EchoPath { bleed_db, delay_ms: bleed_delay_ms, rt60_s: bleed_rt60_s, seed: 0 });
             if let Some(path) = stance_model {
                 let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
                 let model = serde_json::from_str(&text).with_context(|| format!("{} is not a stance model", path.display()))?;
@@ -527,7 +544,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 let report = match mode.as_str() {
                     "text" => brief::eval::evaluate_text_set(name, &calls)?,
-                    "audio" => eval_from_audio(&config, name, &calls, &model)?,
+                    "audio" => eval_from_audio(&config, name, &calls, &model, bleed.as_ref())?,
                     other => anyhow::bail!("unknown eval mode '{other}' (expected \"text\" or \"audio\")"),
                 };
                 reports.push(report);
@@ -590,20 +607,36 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 /// Mode (b) of the evaluation: render each labelled call with espeak-ng,
-/// replay it through the whole pipeline at full speed, and read the journal back.
+/// replay it through the whole pipeline at full speed (what `callcoach replay
+/// --speed max` runs), and read the journal back. With `bleed`, each call's
+/// far end is first mixed into the rep's mic through that echo path, and a
+/// speakerphone table (figures only, never words) is printed per call.
 fn eval_from_audio(
     config: &Config,
     set: &str,
     calls: &[brief::eval::LabelledCall],
     model: &std::path::Path,
+    bleed: Option<&synth::EchoPath>,
 ) -> anyhow::Result<brief::eval::EvalReport> {
+    use callcoach::speakerphone::SpeakerphoneScore;
     let work = tempfile_dir()?;
     let mut eval_config = config.clone();
     eval_config.data_dir = work.join("data");
     eval_config.briefs_dir = work.join("briefs");
     eval_config.prep_dir = work.join("prep");
     eval_config.history_db = work.join("history.sqlite");
-    let report = brief::eval::evaluate_set(set, calls, "audio (mode b)", &mut |call, rendered| {
+    let mut scores: Vec<(String, SpeakerphoneScore)> = Vec::new();
+    let mode = if bleed.is_some() { "audio (mode b), speakerphone" } else { "audio (mode b)" };
+    let report = brief::eval::evaluate_set(set, calls, mode, &mut |call, rendered| {
+        let mixed;
+        let rendered = match bleed {
+            Some(path) => {
+                let seed = scores.len() as u64 + 1;
+                mixed = synth::EchoPath { seed, ..*path }.apply(rendered);
+                &mixed
+            }
+            None => rendered,
+        };
         let audio = callcoach::audio::file::CallAudio { rep: rendered.rep.clone(), prospect: Some(rendered.prospect.clone()) };
         let request = daemon::ReplayRequest {
             call: audio,
@@ -617,11 +650,40 @@ fn eval_from_audio(
         };
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let (outcome, _) = daemon::replay(&eval_config, request, stop).map_err(|e| e.to_string())?;
+        if bleed.is_some() {
+            scores.push((call.name.clone(), SpeakerphoneScore::new(rendered, outcome.talk_ratio_rep(), &outcome.segments)));
+        }
         let journal = callcoach::journal::read(&outcome.journal_paths[0]).map_err(|e| e.to_string())?;
         Ok(CallRecord::from_journal(journal).with_prep(call.prep.clone()))
     })?;
     let _ = std::fs::remove_dir_all(&work);
+    if let Some(path) = bleed {
+        print!("{}", speakerphone_table(set, path, &scores));
+    }
     Ok(report)
+}
+
+/// The per-call speakerphone figures of `eval --bleed-db`, as a markdown table.
+fn speakerphone_table(set: &str, path: &synth::EchoPath, scores: &[(String, callcoach::speakerphone::SpeakerphoneScore)]) -> String {
+    let mut out = format!(
+        "\n{set}, speakerphone bleed {} dB, {} ms, RT60 {} s:\n\n| call | rep talk share truth → replay | talk-ratio error | rep's transcript time where only the prospect spoke | far-end words in the rep's transcript |\n|---|---|---|---|---|\n",
+        path.bleed_db, path.delay_ms, path.rt60_s
+    );
+    for (name, s) in scores {
+        out += &format!(
+            "| {name} | {:.1}% → {:.1}% | {:.1} pts | {:.1}% of {:.0} s | {:.1}% of {} |\n",
+            s.talk_ratio_truth * 100.0,
+            s.talk_ratio * 100.0,
+            s.talk_ratio_error_pts(),
+            s.prospect_only_share() * 100.0,
+            s.rep_transcript_s,
+            s.far_word_share() * 100.0,
+            s.rep_words
+        );
+    }
+    let passed = scores.iter().filter(|(_, s)| s.talk_ratio_error_pts() <= 3.0 && s.prospect_only_share() <= 0.05).count();
+    out += &format!("\n{passed} of {} calls within 3 pts and ≤ 5% prospect-only time\n", scores.len());
+    out
 }
 
 fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {

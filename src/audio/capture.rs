@@ -70,6 +70,10 @@ const STARTUP_GRACE: Duration = Duration::from_millis(2500);
 /// Silence for a gap is generated this far behind wall time, leaving room
 /// for the block a returning device delivers first.
 const GAP_LAG_S: f64 = 0.3;
+/// A fresh stream's start-up backlog is over once a drain finds no more
+/// than this beyond real time (s): a device catching up on what it buffered
+/// delivers seconds in one go, one delivering live a period or two.
+const STARTUP_SETTLED_S: f64 = 0.1;
 /// A `capture-drop` thread taking longer than this is reported as hung.
 const DROP_PATIENCE: Duration = Duration::from_secs(2);
 /// How long `stop` waits for dropped streams to close.
@@ -662,42 +666,11 @@ struct OpenStream {
     ring: rtrb::Consumer<f32>,
     latch: Arc<ErrorLatch>,
     format: StreamFormat,
+    /// Just before the device was opened: gap silence stops here until its
+    /// first block has come (within the start-up grace), as that block may
+    /// cover any time since.
+    opening_at: Instant,
     opened_at: Instant,
-    first_frame: Arc<FirstFrame>,
-}
-
-/// When the first frame a stream delivered was captured, by the host's
-/// timestamps: an idle PulseAudio source delivers its first seconds in one
-/// late block (or a burst of periods the capture thread may catch half-way),
-/// so the arrival time alone misplaces them on the call clock.
-/// Written once by the data callback (atomics only), read by the capture thread.
-#[derive(Default)]
-struct FirstFrame {
-    /// Nanoseconds after the capture's call time 0, plus one; 0 = not yet.
-    at_ns: AtomicU64,
-}
-
-/// Host latencies above this are not believed (a bogus timestamp).
-const MAX_CAPTURE_LATENCY: Duration = Duration::from_secs(3);
-
-impl FirstFrame {
-    /// In the data callback: the first buffer's first frame was captured
-    /// `latency` before now. Real-time safe (a clock read and atomics).
-    fn note(&self, origin: Instant, latency: Duration) {
-        if self.at_ns.load(Ordering::Relaxed) != 0 {
-            return;
-        }
-        let at = Instant::now().saturating_duration_since(origin).saturating_sub(latency.min(MAX_CAPTURE_LATENCY));
-        let _ = self.at_ns.compare_exchange(0, at.as_nanos() as u64 + 1, Ordering::AcqRel, Ordering::Relaxed);
-    }
-
-    /// Seconds after call time 0, once the first buffer has arrived.
-    fn seconds(&self) -> Option<f64> {
-        match self.at_ns.load(Ordering::Acquire) {
-            0 => None,
-            ns => Some((ns - 1) as f64 / 1e9),
-        }
-    }
 }
 
 // Dead streams are dropped on helper threads (see `Reaper`); cpal 0.18 makes
@@ -714,8 +687,8 @@ fn open_stream(
     name: &str,
     buffer_ms: u32,
     counters: &Arc<ChannelCounters>,
-    origin: Instant,
 ) -> Result<OpenStream, CaptureError> {
+    let opening_at = Instant::now();
     let device = find_device(cpal_host, host, speaker, name)?;
     let open_error = |reason: String| CaptureError::Open { role: role(speaker), name: name.to_string(), reason };
     let supported = device.default_input_config().map_err(|e| open_error(e.to_string()))?;
@@ -730,7 +703,6 @@ fn open_stream(
     let format = StreamFormat { channels, sample_rate: rate, sample_format: supported.sample_format().to_string() };
     let (producer, consumer) = rtrb::RingBuffer::<f32>::new((rate as usize * RING_SECONDS).max(8192));
     let latch = Arc::new(ErrorLatch::default());
-    let first_frame = Arc::new(FirstFrame::default());
 
     let build = BuildArgs {
         device: &device,
@@ -738,8 +710,6 @@ fn open_stream(
         producer,
         counters: counters.clone(),
         latch: latch.clone(),
-        first_frame: first_frame.clone(),
-        origin,
     };
     use cpal::SampleFormat as F;
     let stream = match supported.sample_format() {
@@ -761,7 +731,7 @@ fn open_stream(
     stream.play().map_err(|e| open_error(e.to_string()))?;
     counters.device_rate.store(rate, Ordering::Relaxed);
     counters.device_channels.store(channels as u32, Ordering::Relaxed);
-    Ok(OpenStream { stream, ring: consumer, latch, format, opened_at: Instant::now(), first_frame })
+    Ok(OpenStream { stream, ring: consumer, latch, format, opening_at, opened_at: Instant::now() })
 }
 
 struct BuildArgs<'a> {
@@ -770,9 +740,6 @@ struct BuildArgs<'a> {
     producer: rtrb::Producer<f32>,
     counters: Arc<ChannelCounters>,
     latch: Arc<ErrorLatch>,
-    first_frame: Arc<FirstFrame>,
-    /// The capture's call time 0.
-    origin: Instant,
 }
 
 impl BuildArgs<'_> {
@@ -783,16 +750,12 @@ impl BuildArgs<'_> {
         T: SizedSample,
         f32: FromSample<T>,
     {
-        let BuildArgs { device, config, mut producer, counters, latch, first_frame, origin } = self;
+        let BuildArgs { device, config, mut producer, counters, latch } = self;
         let channels = config.channels as usize;
         let error_counters = counters.clone();
         device.build_input_stream::<T, _, _>(
             config,
-            move |data: &[T], info: &cpal::InputCallbackInfo| {
-                let stamp = info.timestamp();
-                first_frame.note(origin, stamp.callback.duration_since(stamp.capture));
-                push_downmixed(data, channels, &mut producer, &counters)
-            },
+            move |data: &[T], _: &cpal::InputCallbackInfo| push_downmixed(data, channels, &mut producer, &counters),
             // Atomics only: no logging here (an error storm would flood the log).
             move |error: cpal::Error| match error.kind() {
                 cpal::ErrorKind::Xrun => {
@@ -1102,6 +1065,11 @@ struct Channel {
     next_retry: Instant,
     /// Reusable buffer of device-rate mono samples popped from the ring.
     popped: Vec<f32>,
+    /// A fresh stream's first audio, held (device rate) until its start-up
+    /// backlog has been delivered, so the whole backlog is placed at once.
+    startup: Vec<f32>,
+    /// When the previous drain ran (s since call time 0).
+    last_pump_s: f64,
     dropped_reported: u64,
 }
 
@@ -1135,7 +1103,7 @@ impl Worker {
         for speaker in Speaker::BOTH {
             let name = cfg.device_for(speaker).to_string();
             let counters = counters[speaker.channel()].clone();
-            let stream = open_stream(host.get()?, cfg.host, speaker, &name, buffer_ms, &counters, now)?;
+            let stream = open_stream(host.get()?, cfg.host, speaker, &name, buffer_ms, &counters)?;
             tracing::info!(
                 "capturing {} from \"{}\": {} ch, {} Hz, {}",
                 speaker,
@@ -1155,6 +1123,8 @@ impl Worker {
                 lost: None,
                 next_retry: now,
                 popped: Vec::with_capacity(SOURCE_RATE as usize),
+                startup: Vec::new(),
+                last_pump_s: 0.0,
                 dropped_reported: 0,
             });
         }
@@ -1238,19 +1208,27 @@ impl Worker {
                 chunk.commit_all();
             }
             got = ch.popped.len();
-            if got > 0 {
-                if ch.out.clock.in_gap() {
-                    let block_s = got as f64 / stream.format.sample_rate as f64;
-                    // A fresh stream's first block starts where the host says
-                    // its first frame was captured (never later than the
-                    // block's length before now); without a timestamp, it
-                    // ends now.
-                    let captured_s = stream.first_frame.seconds();
-                    let block_start_s = captured_s.map_or(now_s - block_s, |at| at.min(now_s - block_s));
-                    tracing::debug!(
-                        "{} device's first block: {block_s:.3} s arrived at {now_s:.3} s, first frame captured at {captured_s:?} s: placed at {block_start_s:.3} s",
-                        ch.speaker
-                    );
+            let rate = stream.format.sample_rate as f64;
+            if (got > 0 || !ch.startup.is_empty()) && ch.out.clock.in_gap() {
+                // A fresh stream. A device that buffered before its first
+                // delivery hands that backlog over faster than real time,
+                // possibly across several drains; once a drain brings no
+                // more than real time it is over, and its newest frame is
+                // about now. Hold it until then and place it whole, ending
+                // now, so the channel's sample count stays on wall time.
+                // Not by the host's capture timestamps: through the pulse
+                // ALSA plugin, an idle source's first callback reports a
+                // 0.7 s delay that shrinks to 0.03 s over the next second
+                // while frames arrive exactly in real time; placing by it
+                // put every later sample 0.65 s before it was played.
+                ch.startup.extend_from_slice(&ch.popped);
+                ch.popped.clear();
+                let since_last_s = now_s - ch.last_pump_s;
+                if got as f64 / rate <= since_last_s + STARTUP_SETTLED_S {
+                    std::mem::swap(&mut ch.popped, &mut ch.startup);
+                    let block_s = ch.popped.len() as f64 / rate;
+                    let block_start_s = now_s - block_s;
+                    tracing::debug!("{} device's first block: {block_s:.3} s, settled at {now_s:.3} s: placed at {block_start_s:.3} s", ch.speaker);
                     let (pad, gap_s) = ch.out.clock.end_gap(block_start_s + block_s, block_s);
                     ch.out.silence(&mut out, pad, &ch.counters);
                     if ch.lost.take().is_some() {
@@ -1262,6 +1240,8 @@ impl Worker {
                         });
                     }
                 }
+            }
+            if !ch.popped.is_empty() {
                 ch.last_data_at = Some(now);
                 let before = out.len();
                 ch.resampler.push(&ch.popped, &mut out);
@@ -1269,10 +1249,20 @@ impl Worker {
                 ch.counters.live.store(true, Ordering::Relaxed);
             }
         }
-        if got == 0 && ch.out.clock.in_gap() {
-            let due = ch.out.clock.silence_due(now_s, GAP_LAG_S);
+        if got == 0 && ch.out.clock.in_gap() && ch.startup.is_empty() {
+            // Until a fresh stream's first block comes (within the start-up
+            // grace), its gap silence stops where the device was opened:
+            // that block may cover everything since.
+            let lag_s = match &ch.stream {
+                Some(stream) if now.saturating_duration_since(stream.opening_at) < STARTUP_GRACE => {
+                    GAP_LAG_S.max(now.saturating_duration_since(stream.opening_at).as_secs_f64())
+                }
+                _ => GAP_LAG_S,
+            };
+            let due = ch.out.clock.silence_due(now_s, lag_s);
             ch.out.silence(&mut out, due, &ch.counters);
         }
+        ch.last_pump_s = now_s;
         let (rms, peak) = ch.out.meter.levels();
         ch.counters.rms_bits.store(rms.to_bits(), Ordering::Relaxed);
         ch.counters.peak_bits.store(peak.to_bits(), Ordering::Relaxed);
@@ -1371,7 +1361,9 @@ impl Worker {
         let ch = &mut self.channels[index];
         let mut out = Vec::new();
         if let Some(mut stream) = ch.stream.take() {
-            // What is still in the ring is real audio: deliver it.
+            // What is still held or in the ring is real audio: deliver it.
+            ch.resampler.push(&ch.startup, &mut out);
+            ch.startup.clear();
             if let Ok(chunk) = stream.ring.read_chunk(stream.ring.slots()) {
                 let (a, b) = chunk.as_slices();
                 ch.resampler.push(a, &mut out);
@@ -1419,11 +1411,10 @@ impl Worker {
         }
         self.channels[index].next_retry = now + RECHECK;
         let (host_kind, buffer_ms) = (self.cfg.host, self.buffer_ms);
-        let started = self.started;
         let attempt = match self.host.get() {
             Ok(host) => {
                 let ch = &self.channels[index];
-                open_stream(host, host_kind, ch.speaker, &ch.device, buffer_ms, &ch.counters, started)
+                open_stream(host, host_kind, ch.speaker, &ch.device, buffer_ms, &ch.counters)
             }
             Err(e) => Err(e),
         };

@@ -14,23 +14,33 @@
 //!   coupling when only echo is on the mic (most of the time) and larger
 //!   when the rep talks too.
 //!
-//! A mic frame is echo when the far end was audible at that lag and the mic
-//! holds no more than the predicted echo plus a margin (6 dB): the rep's
-//! own voice over the echo (double-talk) pushes the mic above that and
-//! still counts.
+//! A mic frame is echo when the far end was audible at that lag, or within
+//! the room's reverb tail after it, and the mic holds no more than the
+//! predicted echo plus a margin (6 dB): the rep's own voice over the echo
+//! (double-talk) pushes the mic above that and still counts. The predicted
+//! echo is the loudest far-end frame at the lag (±1 frame), or up to 400 ms
+//! before it less the decay of a room with RT60 0.5 s: a word's echo
+//! outlasts the far-end frame that caused it by the reverb, and checking
+//! one lag only let the end of every far-end word through as the rep's
+//! while the canceller was still converging (at −3 dB / 250 ms the
+//! prospect's first sentence leaked 2 s into the rep's talk time).
 //!
 //! Until a lag is found (about 0.3 s of far-end speech) a lag-free check
 //! with the assumed coupling gates, for the first 3 s of far-end speech
 //! only: a headset call has no echo path, never yields a lag, and must not
 //! have the rep's double-talk gated on a guess.
 //!
-//! Measured (tests below): espeak speech, far end leaking into the mic at
-//! −6 dB / 40 ms, rep 10.56 s of speech in a 34 s call with one stretch of
-//! double-talk: without the gate the rep is credited 23.5 s; with it 10.46 s
-//! (−0.9 %), no rep utterance during prospect-only speech, the double-talk
-//! sentence found; lag estimated 48 ms (16 ms frames), coupling −6.9 dB. At
-//! −10 dB / 120 ms: 10.61 s (+0.5 %), lag 112 ms. No echo path (headset):
-//! nothing gated, rep talk within 3 %.
+//! Measured (tests below, `cargo test --release --lib segment::echo --
+//! --nocapture`): espeak speech, far end leaking into the mic at −6 dB /
+//! 40 ms (no reverb), rep 10.56 s of speech in a 34 s call with one stretch
+//! of double-talk: without the gate the rep is credited 23.5 s; with it
+//! 10.66 s (+0.9 %), no rep utterance during prospect-only speech, the
+//! double-talk sentence found; lag estimated 48 ms (16 ms frames), coupling
+//! −7.8 dB. At −10 dB / 120 ms: 10.62 s (+0.6 %), lag 112 ms. No echo path
+//! (headset): nothing gated, rep talk within 3 %. With the canceller and
+//! RT60 0.4 s reverb, the reverb tail took the worst talk-ratio error over
+//! bleeds −3 to −30 dB and delays 0–250 ms from 6.3 to 2.2 pts (`cargo bench
+//! --bench speakerphone`).
 //!
 //! [`CallSegmenter`] wires it up: both speakers' segmenters, fed per-speaker
 //! chunks that it aligns frame by frame, with the echo canceller
@@ -46,6 +56,8 @@ use crate::call::Speaker;
 /// Lags considered, in frames (0..=16 frames = 0–256 ms: speaker paths up
 /// to 250 ms).
 const MAX_LAG_FRAMES: usize = 16;
+/// Longest room reverb the gate can follow past the lag (frames; 400 ms).
+const MAX_REVERB_TAIL_FRAMES: usize = 25;
 /// Envelope history used for the lag estimate (frames; about 4 s).
 const HISTORY_FRAMES: usize = 256;
 /// Re-estimate the lag every this many frames (128 ms).
@@ -74,6 +86,11 @@ pub struct EchoGateConfig {
     /// Coupling assumed before any has been measured (dB; −6 dB is a laptop
     /// speaker into its own mic at a normal volume).
     pub initial_coupling_db: f32,
+    /// Room reverb followed past the lag (ms, at most 400; 0 = the direct
+    /// path only) and its assumed RT60 (s): a far-end frame this far before
+    /// the lag still predicts echo, less the reverb's decay since.
+    pub reverb_tail_ms: f32,
+    pub reverb_rt60_s: f32,
 }
 
 impl Default for EchoGateConfig {
@@ -82,6 +99,11 @@ impl Default for EchoGateConfig {
             margin_db: 6.0,
             far_active_db: 10.0,
             initial_coupling_db: -6.0,
+            // 0.5 s: a little longer than an ordinary office's 0.4 s, so a
+            // tail is over- rather than under-predicted (the rep's reply
+            // over a decaying tail is still well above it).
+            reverb_tail_ms: 400.0,
+            reverb_rt60_s: 0.5,
         }
     }
 }
@@ -103,11 +125,15 @@ pub struct EchoGate {
     coupling_updates: u64,
     far_active_frames: u64,
     echo_frames: u64,
+    reverb_tail_frames: usize,
+    reverb_decay_db_per_frame: f32,
 }
 
 impl EchoGate {
     pub fn new(cfg: EchoGateConfig) -> Self {
         EchoGate {
+            reverb_tail_frames: ((cfg.reverb_tail_ms.max(0.0) as f64 / 1000.0 / FRAME_S).round() as usize).min(MAX_REVERB_TAIL_FRAMES),
+            reverb_decay_db_per_frame: 60.0 / cfg.reverb_rt60_s.max(0.05) * FRAME_S as f32,
             coupling_db: cfg.initial_coupling_db,
             cfg,
             mic_db: vec![-120.0; HISTORY_FRAMES],
@@ -156,22 +182,28 @@ impl EchoGate {
         }
 
         // Predicted echo: the loudest far-end frame around the lag (tolerates
-        // a lag between frame boundaries and a slightly wrong estimate).
+        // a lag between frame boundaries and a slightly wrong estimate), or
+        // the room's reverb of an earlier one: far-end frames up to the
+        // reverb tail past the lag count, less the tail's decay. Without
+        // the tail a word's echo outlives the far-end frame that caused it,
+        // and each word's end would pass as the rep's.
         let (lo, hi) = match self.lag {
             Some(l) => (l.saturating_sub(1), (l + 1).min(MAX_LAG_FRAMES)),
             None => (0, MAX_LAG_FRAMES),
         };
         let mut far_at_lag = -120.0f32;
         let mut active_at_lag = false;
-        for lag in lo..=hi {
+        for lag in lo..=hi + self.reverb_tail_frames {
             if lag as u64 >= self.frames {
                 break;
             }
             let j = ((self.frames - 1 - lag as u64) % HISTORY_FRAMES as u64) as usize;
-            if self.far_db[j] > far_at_lag {
-                far_at_lag = self.far_db[j];
+            let decay_db = lag.saturating_sub(hi) as f32 * self.reverb_decay_db_per_frame;
+            let reverberated_db = self.far_db[j] - decay_db;
+            if reverberated_db > far_at_lag {
+                far_at_lag = reverberated_db;
             }
-            active_at_lag |= self.far_active[j];
+            active_at_lag |= self.far_active[j] && reverberated_db > far_floor + self.cfg.far_active_db;
         }
         if !active_at_lag {
             return false;
@@ -325,11 +357,17 @@ impl CallSegmenter {
     /// `echo_gate`, `echo_cancel`: turn the gate or the canceller off when
     /// the rep uses headphones (no echo path) or when testing without them.
     pub fn new(cfg: SegmenterConfig, echo_gate: bool, echo_cancel: bool) -> Self {
+        Self::with_echo_gate(cfg, echo_gate.then(EchoGateConfig::default), echo_cancel)
+    }
+
+    /// As [`CallSegmenter::new`], with the echo gate tuned (None: no gate).
+    pub fn with_echo_gate(cfg: SegmenterConfig, echo_gate: Option<EchoGateConfig>, echo_cancel: bool) -> Self {
+        let gate_enabled = echo_gate.is_some();
         let max_skew = (1.0 * 16_000.0) as usize;
         CallSegmenter {
             rep: Segmenter::new(Speaker::Rep, cfg.clone()),
             prospect: Segmenter::new(Speaker::Prospect, cfg),
-            gate: EchoGate::new(EchoGateConfig::default()),
+            gate: EchoGate::new(echo_gate.unwrap_or_default()),
             aec: echo_cancel.then(|| EchoCanceller::new(&AecConfig::default())),
             delayed_far: [0.0; FRAME_SAMPLES],
             aec_primed: false,
@@ -339,7 +377,7 @@ impl CallSegmenter {
             ],
             next_frame: [0; 2],
             max_skew,
-            gate_enabled: echo_gate,
+            gate_enabled,
         }
     }
 

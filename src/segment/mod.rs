@@ -126,7 +126,9 @@ impl Default for SegmenterConfig {
             max_utterance_s: 20.0,
             pre_roll_s: 0.3,
             post_roll_s: 0.2,
-            partial_interval_s: 1.5,
+            // Frequent enough for two agreeing hypotheses soon after the
+            // words (the coach's early cards); the pipeline paces the rep's.
+            partial_interval_s: 0.25,
             join_gap_s: 1.0,
             join_max_s: 15.0,
         }

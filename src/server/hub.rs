@@ -316,6 +316,14 @@ impl Snapshot {
                         self.objection_status = None;
                     }
                     Some("objection_handled" | "objection_unanswered") => self.objection_status = Some(line.clone()),
+                    // The card a late joiner would show was taken back.
+                    Some("objection_withdrawn") => {
+                        let shown = self.objection.as_deref().and_then(|o| serde_json::from_str::<serde_json::Value>(o).ok()).and_then(|o| o["id"].as_u64());
+                        if shown.is_some() && shown == prompt.get("revises").and_then(|r| r.as_u64()) {
+                            self.objection = None;
+                            self.objection_status = None;
+                        }
+                    }
                     Some("next_step_secured" | "no_next_step") => self.next_step = Some(line.clone()),
                     _ => {}
                 }

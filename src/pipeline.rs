@@ -503,7 +503,6 @@ impl CallState {
                 }
             }
         }
-        self.outcome.max_backlog_seen = self.outcome.max_backlog_seen.max(self.pending_finals.len() + transcriber.backlog());
         // Bounded backlog: past the bound the oldest waiting utterance is given
         // up; it stays in the journal as an utterance (talk time is intact).
         while self.pending_finals.len() > self.options.max_backlog {
@@ -513,6 +512,7 @@ impl CallState {
             self.outcome.untranscribed += 1;
             self.outcome.dropped_jobs += 1;
         }
+        self.outcome.max_backlog_seen = self.outcome.max_backlog_seen.max(self.pending_finals.len() + transcriber.backlog());
         Ok(())
     }
 

@@ -455,6 +455,22 @@ mod tests {
         assert!(snapshot["prompts"].as_array().unwrap().is_empty() && snapshot["objection"].is_null());
     }
 
+    /// An early card taken back leaves a late joiner no objection card; a
+    /// withdrawal of another card leaves the one shown.
+    #[test]
+    fn a_withdrawn_early_card_leaves_the_snapshot() {
+        let hub = Hub::default();
+        publish(&hub, Event::CallStarted { call_id: "c1".into(), started_at: "t".into(), source: "test".into(), prep: None });
+        publish(&hub, prompt("objection_detected", 7));
+        publish(&hub, Event::Prompt(serde_json::json!({"id": 8, "kind": "objection_withdrawn", "revises": 6})));
+        assert_eq!(parse(&hub.snapshot().to_json_line(SnapshotReason::Connect))["objection"]["id"], 7);
+        publish(&hub, Event::Prompt(serde_json::json!({"id": 9, "kind": "objection_withdrawn", "revises": 7})));
+        let snapshot = parse(&hub.snapshot().to_json_line(SnapshotReason::Connect));
+        assert!(snapshot["objection"].is_null() && snapshot["objection_status"].is_null(), "{snapshot}");
+        // The prompt tail keeps the withdrawal, so a replaying overlay takes the card down too.
+        assert_eq!(snapshot["prompts"].as_array().unwrap().last().unwrap()["kind"], "objection_withdrawn");
+    }
+
     #[test]
     fn a_full_queue_is_cleared_and_resynced_without_touching_others() {
         let hub = Hub::new(4);

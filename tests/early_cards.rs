@@ -79,7 +79,12 @@ fn an_objection_card_arrives_before_the_final_transcript_and_journal_brief_and_o
     })
     .expect("the objection line's final transcript");
     let early = &events[card];
-    assert_eq!(early["early"], true, "{early}");
+    let heard: Vec<String> = events
+        .iter()
+        .filter(|e| e["type"] == "segment" && e["speaker"] == "prospect")
+        .map(|e| format!("{:.2}–{:.2} final={}: {}", e["start_s"].as_f64().unwrap(), e["end_s"].as_f64().unwrap(), e["final"], e["text"]))
+        .collect();
+    assert_eq!(early["early"], true, "{early}\nthe prospect's partials and finals, in order:\n{}", heard.join("\n"));
     assert!(card < final_words, "the card ({early}) came after the final transcript ({})", events[final_words]);
 
     // The overlay's final state, the journal's last verdict per id, and the brief.

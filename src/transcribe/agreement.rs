@@ -3,12 +3,17 @@
 //!
 //! Every partial re-transcribes the utterance from its start, and Whisper
 //! revises the last few words as more audio arrives ("the price is to" →
-//! "the price is too high"). A word is *committed* once two successive
-//! hypotheses of the same utterance agree on it and on everything before it
-//! (the policy of ufal/whisper_streaming's hypothesis buffer, here without
-//! word timestamps: our hypotheses all start at the utterance's start, so
-//! words are aligned by position). Committed words are never taken back,
-//! as there; the utterance's final transcript is what replaces them.
+//! "the price is too high"). The stable prefix is the longest common word
+//! prefix of the last two hypotheses of the same utterance (the policy of
+//! ufal/whisper_streaming's hypothesis buffer; here without word timestamps,
+//! words aligned by position, as both hypotheses start at the utterance's
+//! start). It only grows, with one exception ufal's buffer cannot meet:
+//! since we re-transcribe from the start, two successive hypotheses may
+//! agree on a different beginning than an earlier pair did (tiny.en hears
+//! "Ah, this" in the first half second, then "Honestly, that's it" for the
+//! rest of the sentence); the newer agreement replaces the older. A prefix
+//! the newer pair agrees on only in part (a shorter common prefix) changes
+//! nothing. The utterance's final transcript replaces them all.
 //!
 //! Thread: the pipeline thread (pure state, no I/O).
 
@@ -23,8 +28,8 @@ struct Hypotheses {
     start_s: f64,
     /// The latest hypothesis, word by word as Whisper wrote them.
     latest: Vec<String>,
-    /// The leading words committed so far, as first agreed.
-    committed: Vec<String>,
+    /// The stable prefix so far.
+    stable: Vec<String>,
 }
 
 /// LocalAgreement-2 per speaker (see the module docs).
@@ -40,32 +45,28 @@ impl StablePrefix {
 
     /// Takes the next partial transcript of `partial.speaker`'s open utterance
     /// and returns the utterance's stable prefix (same start and end as the
-    /// partial, committed words as text) when this hypothesis committed more
-    /// words; `None` when nothing new became stable.
+    /// partial, the agreed words as text, as this hypothesis wrote them) when
+    /// it grew or was replaced; `None` when it did not change.
     pub fn on_partial(&mut self, partial: &Segment) -> Option<Segment> {
         let words: Vec<String> = partial.text.split_whitespace().map(str::to_string).collect();
         let slot = &mut self.speakers[partial.speaker.channel()];
         let same_utterance = slot.as_ref().is_some_and(|h| (h.start_s - partial.start_s).abs() < SAME_UTTERANCE_S);
         if !same_utterance {
-            *slot = Some(Hypotheses { start_s: partial.start_s, latest: words, ..Default::default() });
+            *slot = Some(Hypotheses { start_s: partial.start_s, latest: words, stable: Vec::new() });
             return None;
         }
         let hypotheses = slot.as_mut().expect("checked above");
-        let before = hypotheses.committed.len();
-        // Both hypotheses must still carry the committed words for their next
-        // words to line up; a hypothesis that rewrote them commits nothing.
-        let agreed = if starts_with(&hypotheses.latest, &hypotheses.committed) && starts_with(&words, &hypotheses.committed) {
-            before + hypotheses.latest[before..].iter().zip(&words[before..]).take_while(|(a, b)| same_word(a, b)).count()
-        } else {
-            before
-        };
-        hypotheses.committed.extend_from_slice(&words[before..agreed]);
+        let agreed = hypotheses.latest.iter().zip(&words).take_while(|(a, b)| same_word(a, b)).count();
+        let changed = agreed > 0 && !starts_with(&hypotheses.stable, &words[..agreed]);
+        if changed {
+            hypotheses.stable = words[..agreed].to_vec();
+        }
         hypotheses.latest = words;
-        (agreed > before).then(|| Segment {
+        changed.then(|| Segment {
             speaker: partial.speaker,
             start_s: partial.start_s,
             end_s: partial.end_s,
-            text: hypotheses.committed.join(" "),
+            text: hypotheses.stable.join(" "),
             confidence: None,
         })
     }
@@ -112,17 +113,25 @@ mod tests {
     }
 
     #[test]
-    fn committed_words_are_never_taken_back_and_a_new_utterance_starts_afresh() {
+    fn a_newer_agreement_on_another_beginning_replaces_the_prefix() {
+        let mut stable = StablePrefix::new();
+        stable.on_partial(&partial(1.0, 1.5, "Ah, this thing."));
+        assert_eq!(stable.on_partial(&partial(1.0, 1.8, "Ah, this sleep.")).unwrap().text, "Ah, this");
+        // A pair agreeing on less of it changes nothing.
+        assert_eq!(stable.on_partial(&partial(1.0, 2.0, "Ah, Nisli.")), None);
+        assert_eq!(stable.on_partial(&partial(1.0, 2.3, "Honestly, that's it, we're...")), None);
+        assert_eq!(stable.on_partial(&partial(1.0, 2.6, "Honestly, that's it way more.")).unwrap().text, "Honestly, that's it");
+        assert_eq!(stable.on_partial(&partial(1.0, 2.9, "Honestly, that's it way more than we budget.")).unwrap().text, "Honestly, that's it way more");
+    }
+
+    #[test]
+    fn speakers_and_utterances_keep_their_own_hypotheses() {
         let mut stable = StablePrefix::new();
         stable.on_partial(&partial(1.0, 2.0, "we already use"));
         assert_eq!(stable.on_partial(&partial(1.0, 2.5, "we already use another")).unwrap().text, "we already use");
-        // Whisper rewrites a committed word: the commit stands, and nothing
-        // new commits until two hypotheses carry it again.
-        assert_eq!(stable.on_partial(&partial(1.0, 3.0, "we all ready use another tool")), None);
-        assert_eq!(stable.on_partial(&partial(1.0, 3.5, "we already use another tool")), None);
-        assert_eq!(stable.on_partial(&partial(1.0, 4.0, "We already use another tool.")).unwrap().text, "we already use another tool.");
         // The other speaker's partials are theirs.
         assert_eq!(stable.on_partial(&Segment { speaker: Speaker::Rep, ..partial(1.0, 2.0, "we already use") }), None);
+        assert_eq!(stable.on_partial(&partial(1.0, 3.0, "we already use another tool")).unwrap().text, "we already use another");
         // A new utterance of the same speaker: nothing carries over.
         assert_eq!(stable.on_partial(&partial(6.0, 7.0, "we already use another")), None);
         stable.on_final(Speaker::Prospect, 6.0, 8.0);

@@ -660,7 +660,6 @@ impl Coach {
         self.extend_turn(seg, words);
 
         let mut hits = self.detector.find(line, Speaker::Prospect, &self.rep_turn, &self.prep);
-        self.reconcile_early(seg, &mut hits);
         self.rep_turn_answered = true;
         // The prospect spoke again after the rep replied: judge those replies now, and a
         // repeat of the same objection means the reply did not land.
@@ -694,6 +693,9 @@ impl Coach {
                 self.resolve_objection(i, verdict);
             }
         }
+        // Early cards from these words are confirmed (taking their hit) or withdrawn
+        // here, after the replies above were judged, as a new objection would be.
+        self.reconcile_early(seg, &mut hits);
         for hit in hits {
             if let Some(o) = self
                 .open_objections

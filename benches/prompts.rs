@@ -25,6 +25,17 @@
 //! window). Latency is arrival minus the line's end. Only figures are printed —
 //! no transcript, script or evidence text, so held-out calls stay unread.
 //! `CALLCOACH_BENCH_MAX_CALLS=N` keeps the N shortest calls (rendered length).
+//! Latency is reported twice: arrival on the WebSocket, and the prompt's own
+//! `t_emit_s` (call clock), each minus the end of the line.
+//!
+//! Early cards (issue 9): a card raised from partial words and later
+//! confirmed is timed by its first (early) prompt; the confirmation
+//! (`revises`) is not another card. A card withdrawn (`objection_withdrawn`)
+//! matches nothing and is counted in its own column. `CALLCOACH_BENCH_EARLY=0`
+//! measures the product as it was before them (`[coach] early_objections =
+//! false`, `[segmenter] partial_interval_s = 1.5`, through the replay's
+//! config file); `CALLCOACH_BENCH_BUSY=1` keeps a busy process (`yes`) pinned
+//! to core 0 (`taskset -c 0`) for the whole run.
 
 mod support;
 use support::percentile;
@@ -113,6 +124,10 @@ prospect: Yes, Tuesday at two works.
 /// A prompt as it arrived.
 struct Arrival {
     at: Instant,
+    id: u64,
+    /// Raised from partial words (`early`), or replacing an earlier card (`revises`).
+    early: bool,
+    revises: Option<u64>,
     kind: String,
     objection: Option<String>,
     title: String,
@@ -170,6 +185,12 @@ fn main() {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/ggml-tiny.en-q8_0.bin"));
     assert!(model.is_file(), "{} is missing: run scripts/setup.sh (it fetches the model)", model.display());
     let runs: usize = std::env::var("CALLCOACH_BENCH_RUNS").ok().and_then(|r| r.parse().ok()).unwrap_or(1).max(1);
+    let _busy = BusyCore::start_if_asked();
+    eprintln!(
+        "early objection cards {}; {}",
+        if early_cards() { "on (the product's defaults)" } else { "off (CALLCOACH_BENCH_EARLY=0: as before them)" },
+        if _busy.is_some() { "a busy process on core 0" } else { "no busy process" }
+    );
     let dir = tempfile::Builder::new().prefix("callcoach-bench-prompts-").tempdir().expect("temp dir");
     if let Some(calls) = std::env::var_os("CALLCOACH_BENCH_CALLS") {
         let max_calls = std::env::var("CALLCOACH_BENCH_MAX_CALLS").ok().map(|n| n.parse::<usize>().expect("CALLCOACH_BENCH_MAX_CALLS is a number"));
@@ -249,7 +270,8 @@ fn measure(run: usize, objections: &[ScriptedObjection], talk_truth: &[f64], lis
     let on_socket = |a: &Arrival, t_s: f64| secs_since(started, a.at) - (offset + t_s);
 
     // Objections: each scripted one against the prompt of its type triggered nearest its end.
-    let mut used = vec![false; arrivals.len()];
+    // Confirmations of early cards and withdrawn cards are not cards of their own.
+    let mut used: Vec<bool> = arrivals.iter().map(|a| !is_standing_card(a, arrivals)).collect();
     for o in objections {
         let found = arrivals
             .iter()
@@ -324,6 +346,12 @@ fn measure(run: usize, objections: &[ScriptedObjection], talk_truth: &[f64], lis
 /// instead of this process's stderr (held-out calls: nothing of them is shown).
 fn replay_and_listen(wav: &Path, model: &Path, dir: &Path, duration_s: f64, prep: &[std::ffi::OsString], quiet: bool) -> Listened {
     let config_home = dir.join("config");
+    if !early_cards() {
+        let config_dir = config_home.join("callcoach");
+        std::fs::create_dir_all(&config_dir).expect("config directory");
+        std::fs::write(config_dir.join("config.toml"), "[coach]\nearly_objections = false\n\n[segmenter]\npartial_interval_s = 1.5\n")
+            .expect("writing the replay's config");
+    }
     let mut child = Command::new(env!("CARGO_BIN_EXE_callcoach"))
         .arg("replay")
         .arg(wav)
@@ -383,6 +411,9 @@ fn replay_and_listen(wav: &Path, model: &Path, dir: &Path, duration_s: f64, prep
                 Some("metrics") => metrics.push((at, number("t_s"))),
                 Some("prompt") => arrivals.push(Arrival {
                     at,
+                    id: value.get("id").and_then(|v| v.as_u64()).unwrap_or(u64::MAX),
+                    early: value.get("early").and_then(|v| v.as_bool()).unwrap_or(false),
+                    revises: value.get("revises").and_then(|v| v.as_u64()),
                     kind: string("kind"),
                     objection: value.get("objection").and_then(|v| v.as_str()).map(str::to_string),
                     title: string("title"),
@@ -499,6 +530,11 @@ struct CallFigures {
     latencies: Vec<f64>,
     missed: usize,
     other_prompts: usize,
+    /// Prompt `t_emit_s` − end of the line, for the matched prompts.
+    emitted: Vec<f64>,
+    /// Cards raised early, and how many of them the final withdrew.
+    early_cards: usize,
+    withdrawn: usize,
 }
 
 impl CallFigures {
@@ -508,6 +544,9 @@ impl CallFigures {
         self.latencies.extend(&other.latencies);
         self.missed += other.missed;
         self.other_prompts += other.other_prompts;
+        self.emitted.extend(&other.emitted);
+        self.early_cards += other.early_cards;
+        self.withdrawn += other.withdrawn;
     }
 
     fn within_bar(&self) -> usize {
@@ -523,8 +562,10 @@ impl CallFigures {
         sorted.sort_by(f64::total_cmp);
         let cell = |v: f64| if v.is_nan() { "—".to_string() } else { format!("{v:.2}") };
         let share = if self.due == 0 { "—".to_string() } else { format!("{}/{} ({:.0}%)", self.within_bar(), self.due, 100.0 * self.within_bar() as f64 / self.due as f64) };
+        let mut emitted = self.emitted.clone();
+        emitted.sort_by(f64::total_cmp);
         format!(
-            "| {name} | {} | {} | {} | {} | {} | {} | {} | {share} | {} | {} |",
+            "| {name} | {} | {} | {} | {} | {} | {} | {} | {share} | {} | {} | {} / {} | {} | {} |",
             length_s.map_or("—".into(), |s| format!("{s:.0}")),
             self.due,
             self.latencies.len(),
@@ -532,6 +573,10 @@ impl CallFigures {
             cell(percentile(&sorted, 0.5)),
             cell(percentile(&sorted, 0.95)),
             cell(sorted.last().copied().unwrap_or(f64::NAN)),
+            cell(percentile(&emitted, 0.5)),
+            cell(percentile(&emitted, 0.95)),
+            self.early_cards,
+            self.withdrawn,
             self.other_prompts,
             if self.pass() { "pass" } else { "FAIL" },
         )
@@ -631,8 +676,13 @@ fn bench_calls(spec: &std::ffi::OsStr, max_calls: Option<usize>, runs: usize, mo
          missed = no `objection_detected` prompt of the type by the line's end + {MATCH_AFTER_S:.0} s. Goal: every objection ≤ {BAR_S:.1} s.\n",
         lengths.len()
     );
-    println!("| call | length (s) | objections due | prompts matched | missed | p50 (s) | p95 (s) | max (s) | ≤ {BAR_S:.1} s | other objection prompts | bar |");
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
+    println!(
+        "Early cards {}; {}.\n",
+        if early_cards() { "on" } else { "off (as before them)" },
+        if std::env::var("CALLCOACH_BENCH_BUSY").is_ok_and(|v| v == "1") { "a busy process on core 0" } else { "no busy process" }
+    );
+    println!("| call | length (s) | objections due | prompts matched | missed | p50 (s) | p95 (s) | max (s) | ≤ {BAR_S:.1} s | t_emit_s − end p50 (s) | p95 (s) | early cards / withdrawn | other objection prompts (standing) | bar |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|");
     for row in &rows {
         println!("{row}");
     }
@@ -642,7 +692,12 @@ fn bench_calls(spec: &std::ffi::OsStr, max_calls: Option<usize>, runs: usize, mo
     }
     let list = std::env::var("CALLCOACH_BENCH_CALLS").unwrap_or_default();
     let max = max_calls.map_or(String::new(), |n| format!(" CALLCOACH_BENCH_MAX_CALLS={n}"));
-    println!("\nCommand: `CALLCOACH_BENCH_CALLS={list}{max} cargo bench --bench prompts` (CALLCOACH_BENCH_RUNS={runs})");
+    let mode = format!(
+        "{}{}",
+        if early_cards() { "" } else { " CALLCOACH_BENCH_EARLY=0" },
+        if std::env::var("CALLCOACH_BENCH_BUSY").is_ok_and(|v| v == "1") { " CALLCOACH_BENCH_BUSY=1" } else { "" }
+    );
+    println!("\nCommand: `CALLCOACH_BENCH_CALLS={list}{max}{mode} cargo bench --bench prompts` (CALLCOACH_BENCH_RUNS={runs})");
 }
 
 /// Pairs each truth objection (its type and its line's start and end) with the
@@ -653,7 +708,9 @@ fn measure_call(kinds: &[&str], windows: &[Option<(f64, f64)>], listened: &Liste
     // Arrival on the WebSocket, in call time.
     let arrived = |a: &Arrival| secs_since(*started, a.at) - offset;
     let mut figures = CallFigures::default();
-    let mut used = vec![false; prompts.len()];
+    let mut used: Vec<bool> = prompts.iter().map(|a| !is_standing_card(a, prompts)).collect();
+    figures.early_cards = prompts.iter().filter(|a| a.kind == "objection_detected" && a.early).count();
+    figures.withdrawn = prompts.iter().filter(|a| a.kind == "objection_withdrawn").count();
     for (kind, window) in kinds.iter().zip(windows) {
         let Some((start, end)) = *window else {
             figures.unlocated += 1;
@@ -671,10 +728,49 @@ fn measure_call(kinds: &[&str], windows: &[Option<(f64, f64)>], listened: &Liste
             Some(i) => {
                 used[i] = true;
                 figures.latencies.push(arrived(&prompts[i]) - end);
+                figures.emitted.push(prompts[i].t_emit_s - end);
             }
             None => figures.missed += 1,
         }
     }
     figures.other_prompts = prompts.iter().enumerate().filter(|(i, a)| !used[*i] && a.kind == "objection_detected").count();
     figures
+}
+
+/// A card of its own that stayed: an `objection_detected` prompt that neither
+/// revises an earlier card (an early card's confirmation) nor was withdrawn.
+fn is_standing_card(a: &Arrival, all: &[Arrival]) -> bool {
+    a.kind == "objection_detected"
+        && a.revises.is_none()
+        && !all.iter().any(|w| w.kind == "objection_withdrawn" && w.revises == Some(a.id))
+}
+
+/// Whether the replays run with early objection cards (the default), or as before them.
+fn early_cards() -> bool {
+    std::env::var("CALLCOACH_BENCH_EARLY").map_or(true, |v| v != "0")
+}
+
+/// `taskset -c 0 yes > /dev/null` for as long as it lives (CALLCOACH_BENCH_BUSY=1):
+/// the video-call app competing for a core.
+struct BusyCore(std::process::Child);
+
+impl BusyCore {
+    fn start_if_asked() -> Option<BusyCore> {
+        if !std::env::var("CALLCOACH_BENCH_BUSY").is_ok_and(|v| v == "1") {
+            return None;
+        }
+        let child = Command::new("taskset")
+            .args(["-c", "0", "yes"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("starting `taskset -c 0 yes` (util-linux)");
+        Some(BusyCore(child))
+    }
+}
+
+impl Drop for BusyCore {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

@@ -9,7 +9,9 @@
 //!                                                reference), echo gate, VAD, utterances; talk time
 //!                                                comes from here; segment::join joins one speaker's
 //!                                                utterances across breaths for transcription only
-//!   -> transcribe                                whisper on its own thread -> Segments
+//!   -> transcribe                                whisper on its own thread -> Segments;
+//!                                                transcribe::agreement keeps the stable prefix of
+//!                                                partials (LocalAgreement-2) for early objection cards
 //!   -> coach                                     pure state: metrics + rules -> prompts, verdicts
 //!        language                                the one judge (text, objections, stance, judge),
 //!                                                used by the coach live and by the brief after

@@ -15,6 +15,17 @@
 //! behind and finals queue in a bounded backlog that is reported. In
 //! as-fast-as-possible mode (`--speed max`) the pipeline instead waits for the
 //! transcriber, so the file is transcribed completely.
+//!
+//! Early objection cards (real time only): the prospect's partials are
+//! transcribed as often as the segmenter emits them (`partial_interval_s`,
+//! 0.25 s; the worker skips those a newer one supersedes, so in practice one
+//! after another while they talk), the rep's at most every
+//! [`REP_PARTIAL_INTERVAL_S`] (nothing is judged on them early), and the
+//! prospect's utterance is transcribed once more as a partial the moment the
+//! segmenter closes it, without waiting for the joiner. Each partial goes
+//! through a [`StablePrefix`] (LocalAgreement-2) and the coach gets the
+//! prefix whenever it grows (`Coach::on_stable_partial`); the final
+//! transcript then confirms or withdraws what it raised.
 
 use std::collections::VecDeque;
 use std::fs::File;
@@ -34,7 +45,12 @@ use crate::coach::{CallPrep, Coach, CoachConfig, CoachRecord, ObjectionLibrary};
 use crate::segment::echo::CallSegmenter;
 use crate::segment::join::UtteranceJoiner;
 use crate::segment::{SegmenterConfig, SegmenterEvent};
-use crate::transcribe::{Job, SpeechToText, SubmitError, TranscribeError, Transcriber, Transcript};
+use crate::transcribe::{Job, SpeechToText, StablePrefix, SubmitError, TranscribeError, Transcriber, Transcript};
+
+/// The rep's partials go to the transcriber at most this often (call-time
+/// seconds): they only feed the overlay's transcript, while the prospect's
+/// feed the coach's early objection cards and get the transcriber's spare time.
+pub const REP_PARTIAL_INTERVAL_S: f64 = 1.0;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
@@ -226,6 +242,10 @@ struct CallState {
     outcome: CallOutcome,
     next_metrics_s: f64,
     seg_events: Vec<SegmenterEvent>,
+    /// The stable prefix of each speaker's utterance in progress.
+    stable: StablePrefix,
+    /// Per channel: call time (utterance end) of the last partial submitted.
+    last_partial_s: [f64; 2],
 }
 
 /// Runs one call until the source ends or `stop` is set, then drains the
@@ -263,6 +283,8 @@ pub fn run_call<E: SpeechToText + 'static>(
         outcome: CallOutcome { call_id: options.call_id.clone(), journal_paths: options.journal_paths.clone(), ..Default::default() },
         next_metrics_s: 0.0,
         seg_events: Vec::with_capacity(8),
+        stable: StablePrefix::new(),
+        last_partial_s: [f64::NEG_INFINITY; 2],
         options,
     };
     state.start()?;
@@ -393,14 +415,19 @@ impl CallState {
             SegmenterEvent::SpeechStart { .. } => {}
             SegmenterEvent::Partial { utterance, audio } => {
                 // Partials only matter live; a replay at full speed skips them.
-                if self.options.realtime {
-                    let job = Job { speaker: utterance.speaker, start_s: utterance.start_s, end_s: utterance.end_s, audio, is_final: false };
-                    if transcriber.try_submit(job).is_err() {
-                        self.outcome.dropped_jobs += 1;
-                    }
+                let channel = utterance.speaker.channel();
+                let due = utterance.speaker == Speaker::Prospect || utterance.end_s - self.last_partial_s[channel] >= REP_PARTIAL_INTERVAL_S;
+                if self.options.realtime && due {
+                    self.last_partial_s[channel] = utterance.end_s;
+                    self.submit_partial(&utterance, audio, transcriber);
                 }
             }
             SegmenterEvent::Final { utterance, audio } => {
+                if self.options.realtime && self.options.coach.early_objections && utterance.speaker == Speaker::Prospect {
+                    // The whole utterance, heard now: one more hypothesis for the
+                    // stable prefix, well before the joiner releases the final.
+                    self.submit_partial(&utterance, audio.clone(), transcriber);
+                }
                 self.journal.append(&Entry::Utterance(utterance.clone()))?;
                 self.coach.on_utterance_end(&utterance);
                 self.outcome.utterances.push(utterance.clone());
@@ -411,6 +438,14 @@ impl CallState {
             }
         }
         Ok(())
+    }
+
+    /// Queues a partial transcription job; when the transcriber is behind it is dropped and counted.
+    fn submit_partial(&mut self, utterance: &Utterance, audio: Vec<f32>, transcriber: &Transcriber) {
+        let job = Job { speaker: utterance.speaker, start_s: utterance.start_s, end_s: utterance.end_s, audio, is_final: false };
+        if transcriber.try_submit(job).is_err() {
+            self.outcome.dropped_jobs += 1;
+        }
     }
 
     /// Releases each speaker's held piece once they have been quiet longer
@@ -468,7 +503,6 @@ impl CallState {
                 }
             }
         }
-        self.outcome.max_backlog_seen = self.outcome.max_backlog_seen.max(self.pending_finals.len() + transcriber.backlog());
         // Bounded backlog: past the bound the oldest waiting utterance is given
         // up; it stays in the journal as an utterance (talk time is intact).
         while self.pending_finals.len() > self.options.max_backlog {
@@ -478,6 +512,7 @@ impl CallState {
             self.outcome.untranscribed += 1;
             self.outcome.dropped_jobs += 1;
         }
+        self.outcome.max_backlog_seen = self.outcome.max_backlog_seen.max(self.pending_finals.len() + transcriber.backlog());
         Ok(())
     }
 
@@ -485,11 +520,14 @@ impl CallState {
         let segment = transcript.segment;
         if transcript.is_final {
             self.outcome.final_latencies_s.push((self.now_s() - segment.end_s).max(0.0));
+            self.stable.on_final(segment.speaker, segment.start_s, segment.end_s);
         }
         if segment.text.trim().is_empty() {
             if transcript.is_final {
-                // No words: the coach stops waiting for them.
+                // No words: the coach stops waiting for them (and withdraws an
+                // early card their partials raised).
                 self.coach.on_transcribed(segment.speaker, segment.start_s, segment.end_s);
+                self.publish_prompts()?;
             }
             return Ok(());
         }
@@ -514,6 +552,13 @@ impl CallState {
             self.coach.tick(now_s);
             self.coach.on_segment(&segment);
             self.coach.tick(now_s);
+            self.publish_prompts()?;
+        } else if let Some(prefix) = self.stable.on_partial(&segment) {
+            // Newly agreed words of an utterance still going on: objection
+            // cards may go out now (the final confirms or withdraws them).
+            let now_s = self.now_s();
+            self.coach.tick(now_s);
+            self.coach.on_stable_partial(&prefix);
             self.publish_prompts()?;
         }
         Ok(())

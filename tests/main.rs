@@ -9,6 +9,7 @@ mod bad_input;
 mod brief;
 mod brief_audio;
 mod judgement;
+mod early_cards;
 mod transcription;
 mod real_speech;
 mod speakerphone;

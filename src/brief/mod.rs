@@ -98,6 +98,8 @@ impl CallRecord {
                     }
                 }
             }
+            // An early card its final words withdrew was never an objection of the call.
+            objections.retain(|o| o.status != crate::coach::ObjectionStatus::Withdrawn);
             objections.sort_by_key(|o| o.id);
             return Verdicts { objections, next_step, live: true };
         }

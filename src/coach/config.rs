@@ -73,6 +73,10 @@ pub struct CoachConfig {
     pub active_prompt_s: f64,
     /// Voice intervals of one speaker closer than this are merged (s).
     pub voice_merge_gap_s: f64,
+    /// Raise objection cards from the stable prefix of partial transcripts,
+    /// before the utterance's final transcript (which then confirms or
+    /// withdraws them); false waits for the final.
+    pub early_objections: bool,
 }
 
 impl Default for CoachConfig {
@@ -108,6 +112,7 @@ impl Default for CoachConfig {
             next_step_confirm_s: 60.0,
             active_prompt_s: 90.0,
             voice_merge_gap_s: 0.05,
+            early_objections: true,
         }
     }
 }

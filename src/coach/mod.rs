@@ -11,6 +11,8 @@
 //!   come only from these, so talk-ratio prompts never wait for text.
 //! - [`Coach::on_utterance_end`]: the final extent of an utterance.
 //! - [`Coach::on_segment`]: the final text of an utterance, 0.1–2 s after it ended.
+//! - [`Coach::on_stable_partial`]: the stable prefix of a prospect utterance still being
+//!   spoken (`transcribe::agreement`): objection cards go out from it early.
 //! - [`Coach::tick`]: the passing of time (rules that fire on silence need it).
 //!
 //! # Rules (thresholds in [`CoachConfig`])
@@ -40,6 +42,25 @@
 //! - **Positive**: next step secured, objection handled.
 //!
 //! Every kind has a cooldown; objection prompts are per event.
+//!
+//! # Early objection cards, and how the final reconciles them
+//! With `early_objections`, an objection the judge finds in the stable prefix of a
+//! prospect utterance still being spoken is raised at once: its record is journaled
+//! `provisional` and `early` (a verdict, before the prompt goes out) and the card
+//! (`objection_detected`, `early: true`) shows the partial words. It is not judged yet:
+//! the rep's reply is collected once the final transcript confirms it. When the final of
+//! that utterance arrives, the judge runs on the final words as always, and then
+//! - it carries the same type: the record is **confirmed**, the same `id` journaled
+//!   again with the final's words, no longer provisional, and the card is replaced
+//!   by one with the final's words (`revises` names the early prompt);
+//! - it does not (or no words came): the record is **withdrawn** (status `withdrawn`,
+//!   journaled; the brief and the record leave it out) and an `objection_withdrawn`
+//!   prompt tells the overlay to take the card down.
+//!
+//! The final's other objections are raised as without the early path, so the final
+//! text decides what the call's objections are; the early path only moves cards
+//! earlier, and every card it adds that the final does not bear out is taken back.
+//! While an objection of a type is open (raised early or not), partials raise no other.
 
 pub mod config;
 pub mod offline;
@@ -120,6 +141,17 @@ struct OpenObjection {
     reply_end: f64,
 }
 
+/// An objection card raised from partial words, waiting for its utterance's final transcript.
+#[derive(Debug, Clone)]
+struct EarlyObjection {
+    record: usize,
+    kind: ObjectionType,
+    /// Start of the utterance whose partial words raised it (s).
+    utterance_start_s: f64,
+    /// The prompt that showed it.
+    prompt_id: u64,
+}
+
 #[derive(Debug, Clone)]
 struct PendingQuestion {
     record: usize,
@@ -180,6 +212,8 @@ pub struct Coach {
     engagement_armed: bool,
     objections: Vec<ObjectionRecord>,
     open_objections: Vec<OpenObjection>,
+    /// Cards raised early that no final transcript has confirmed or withdrawn yet.
+    early_objections: Vec<EarlyObjection>,
     recent_rep_segments: VecDeque<Segment>,
     agenda: Vec<AgendaItem>,
     last_on_agenda_s: Option<f64>,
@@ -244,6 +278,7 @@ impl Coach {
             engagement_armed: true,
             objections: Vec::new(),
             open_objections: Vec::new(),
+            early_objections: Vec::new(),
             recent_rep_segments: VecDeque::new(),
             agenda,
             last_on_agenda_s: None,
@@ -307,9 +342,17 @@ impl Coach {
         }
     }
 
-    /// The transcriber is done with the utterance at `start_s..end_s`, whether it
-    /// gave words or not (silence, noise, a dropped job).
+    /// The transcriber is done with the utterance at `start_s..end_s` and it gave
+    /// no words (silence, noise, a dropped job): an early card raised from its
+    /// partial words is withdrawn, as no final words carry it.
     pub fn on_transcribed(&mut self, speaker: Speaker, start_s: f64, end_s: f64) {
+        self.transcribed(speaker, start_s, end_s);
+        let wordless = Segment { speaker, start_s, end_s, text: String::new(), confidence: None };
+        self.reconcile_early(&wordless, &mut Vec::new());
+    }
+
+    /// The words of the utterance at `start_s..end_s` are in (or will never come).
+    fn transcribed(&mut self, speaker: Speaker, start_s: f64, end_s: f64) {
         self.untranscribed[speaker.channel()]
             .retain(|&(s, e)| !(s < end_s + SEGMENT_END_TOLERANCE_S && e > start_s - SEGMENT_END_TOLERANCE_S));
     }
@@ -330,12 +373,44 @@ impl Coach {
         let line = segment.text.trim();
         if !line.is_empty() && segment.start_s.is_finite() && segment.end_s.is_finite() {
             self.track_agenda(segment);
-            self.on_transcribed(segment.speaker, segment.start_s, segment.end_s);
+            self.transcribed(segment.speaker, segment.start_s, segment.end_s);
             match segment.speaker {
                 Speaker::Rep => self.rep_line(segment),
                 Speaker::Prospect => self.prospect_line(segment),
             }
             self.track_next_step(segment);
+        }
+        self.evaluate();
+    }
+
+    /// The stable prefix (`transcribe::agreement`) of a prospect utterance whose final
+    /// transcript has not arrived: `start_s` is the utterance's start, `end_s` how far
+    /// the words reach. Objections the judge finds in it are raised at once, as
+    /// provisional records and early cards (see the module docs). Rep partials, and
+    /// every partial with `early_objections` off, are ignored.
+    pub fn on_stable_partial(&mut self, partial: &Segment) {
+        let line = partial.text.trim();
+        if !self.config.early_objections
+            || partial.speaker != Speaker::Prospect
+            || line.is_empty()
+            || !(partial.start_s.is_finite() && partial.end_s.is_finite())
+        {
+            return;
+        }
+        for hit in self.detector.find(line, Speaker::Prospect, &self.rep_turn, &self.prep) {
+            let open = self.early_objections.iter().any(|e| e.kind == hit.kind)
+                || self.open_objections.iter().any(|o| o.kind == hit.kind);
+            if open {
+                continue;
+            }
+            let kind = hit.kind;
+            let record = self.record_objection(&hit, partial);
+            self.objections[record].early = true;
+            self.objections[record].provisional = true;
+            self.verdicts.push(CoachVerdict::Objection(self.objections[record].clone()));
+            let prompt_id = self.announce_objection(record, None);
+            self.amend_last_prompt(|p| p.early = true);
+            self.early_objections.push(EarlyObjection { record, kind, utterance_start_s: partial.start_s, prompt_id });
         }
         self.evaluate();
     }
@@ -349,6 +424,10 @@ impl Coach {
     /// is fumbled, a question nobody talked over was waited on) so the record is final.
     pub fn finish(&mut self, end_s: f64) {
         self.advance(end_s);
+        // No final words ever came for these (the call ended first).
+        for early in std::mem::take(&mut self.early_objections) {
+            self.withdraw_early(early, end_s);
+        }
         self.close_turn(f64::INFINITY);
         for i in (0..self.open_objections.len()).rev() {
             let verdict = self.judge_reply(&self.open_objections[i], false);
@@ -425,7 +504,7 @@ impl Coach {
                 .rev()
                 .map(|a| a.words)
                 .collect(),
-            objections_raised: self.objections.len(),
+            objections_raised: self.objections().count(),
             objections_handled: self.objections.iter().filter(|o| o.handled).count(),
             objections_open: self
                 .objections
@@ -452,7 +531,7 @@ impl Coach {
                 .filter(|p| p.t_emit_s >= since)
                 .cloned()
                 .collect(),
-            objections: self.objections.clone(),
+            objections: self.objections().cloned().collect(),
             next_step: self.next_step.clone(),
             agenda: self.agenda.iter().map(|a| a.status.clone()).collect(),
         }
@@ -481,7 +560,7 @@ impl Coach {
         CoachRecord {
             metrics: self.metrics(self.now),
             prompts: self.prompts.clone(),
-            objections: self.objections.clone(),
+            objections: self.objections().cloned().collect(),
             questions: self.questions.clone(),
             next_step: self.next_step.clone(),
             agenda: self.agenda.iter().map(|a| a.status.clone()).collect(),
@@ -490,6 +569,11 @@ impl Coach {
             corrections: self.corrections.clone(),
             monologues,
         }
+    }
+
+    /// The call's objections: every record but those withdrawn (ids keep their gaps).
+    fn objections(&self) -> impl Iterator<Item = &ObjectionRecord> {
+        self.objections.iter().filter(|o| o.status != ObjectionStatus::Withdrawn)
     }
 
     /// The objection matcher this coach uses (the brief reuses it).
@@ -575,7 +659,7 @@ impl Coach {
         }
         self.extend_turn(seg, words);
 
-        let hits = self.detector.find(line, Speaker::Prospect, &self.rep_turn, &self.prep);
+        let mut hits = self.detector.find(line, Speaker::Prospect, &self.rep_turn, &self.prep);
         self.rep_turn_answered = true;
         // The prospect spoke again after the rep replied: judge those replies now, and a
         // repeat of the same objection means the reply did not land.
@@ -609,6 +693,9 @@ impl Coach {
                 self.resolve_objection(i, verdict);
             }
         }
+        // Early cards from these words are confirmed (taking their hit) or withdrawn
+        // here, after the replies above were judged, as a new objection would be.
+        self.reconcile_early(seg, &mut hits);
         for hit in hits {
             if let Some(o) = self
                 .open_objections
@@ -629,27 +716,40 @@ impl Coach {
     }
 
     fn open_objection(&mut self, hit: ObjectionHit, seg: &Segment, announce: bool) {
+        let id = self.record_objection(&hit, seg);
+        self.verdicts.push(CoachVerdict::Objection(self.objections[id].clone()));
+        self.await_reply(id, hit.kind, seg);
+        if announce {
+            self.announce_objection(id, None);
+        }
+    }
+
+    /// A new objection record (open) for `hit` in `seg`; returns its id.
+    fn record_objection(&mut self, hit: &ObjectionHit, seg: &Segment) -> usize {
         let kind = hit.kind;
-        let prepared = self.detector.matcher().library().response(kind).to_string();
-        let label = self.detector.matcher().library().entry(kind).label.clone();
         let id = self.objections.len();
-        let line = excerpt(seg.text.trim());
         self.objections.push(ObjectionRecord {
             id,
             kind,
             t_s: seg.end_s,
-            excerpt: line.clone(),
+            excerpt: excerpt(seg.text.trim()),
             phrase: hit.phrase.clone(),
             score: hit.score,
             status: ObjectionStatus::Open,
             handled: false,
             fumble: None,
             response_excerpt: None,
-            prepared_response: prepared.clone(),
+            prepared_response: self.detector.matcher().library().response(kind).to_string(),
             t_resolved_s: None,
             assessment: None,
+            early: false,
+            provisional: false,
         });
-        self.verdicts.push(CoachVerdict::Objection(self.objections[id].clone()));
+        id
+    }
+
+    /// Starts collecting the rep's reply to objection `id`, raised by `seg`.
+    fn await_reply(&mut self, id: usize, kind: ObjectionType, seg: &Segment) {
         let mut open = OpenObjection {
             record: id,
             kind,
@@ -665,17 +765,73 @@ impl Coach {
             }
         }
         self.open_objections.push(open);
-        if announce {
-            self.emit(
-                PromptKind::ObjectionDetected,
-                format!("{label} objection"),
-                prepared,
-                format!("“{line}”"),
-                seg.end_s,
-                Some(kind),
-            );
-            self.tag_objection(id);
+    }
+
+    /// The objection card for record `id`, with its words as evidence; `revises`
+    /// names the card it replaces. Returns the prompt's id.
+    fn announce_objection(&mut self, id: usize, revises: Option<u64>) -> u64 {
+        let rec = &self.objections[id];
+        let (kind, t_s) = (rec.kind, rec.t_s);
+        let (prepared, evidence) = (rec.prepared_response.clone(), format!("“{}”", rec.excerpt));
+        let label = self.detector.matcher().library().entry(kind).label.clone();
+        self.emit(PromptKind::ObjectionDetected, format!("{label} objection"), prepared, evidence, t_s, Some(kind));
+        self.tag_objection(id);
+        self.amend_last_prompt(|p| p.revises = revises);
+        self.next_prompt_id - 1
+    }
+
+    /// The final words `seg` of the prospect arrived, with the judge's `hits` in them:
+    /// every early card raised from an utterance `seg` covers is confirmed by a hit of
+    /// its type (which it takes out of `hits`) or withdrawn.
+    fn reconcile_early(&mut self, seg: &Segment, hits: &mut Vec<ObjectionHit>) {
+        if seg.speaker != Speaker::Prospect {
+            return;
         }
+        let covers = |e: &EarlyObjection| {
+            e.utterance_start_s >= seg.start_s - SEGMENT_END_TOLERANCE_S && e.utterance_start_s < seg.end_s
+        };
+        let (reconciled, waiting): (Vec<EarlyObjection>, Vec<EarlyObjection>) =
+            std::mem::take(&mut self.early_objections).into_iter().partition(covers);
+        self.early_objections = waiting;
+        for early in reconciled {
+            match hits.iter().position(|h| h.kind == early.kind) {
+                Some(at) => {
+                    let hit = hits.remove(at);
+                    let rec = &mut self.objections[early.record];
+                    rec.t_s = seg.end_s;
+                    rec.excerpt = excerpt(seg.text.trim());
+                    rec.phrase = hit.phrase;
+                    rec.score = hit.score;
+                    rec.provisional = false;
+                    self.verdicts.push(CoachVerdict::Objection(rec.clone()));
+                    self.await_reply(early.record, early.kind, seg);
+                    self.announce_objection(early.record, Some(early.prompt_id));
+                }
+                None => self.withdraw_early(early, seg.end_s),
+            }
+        }
+    }
+
+    /// Takes back an early card its final words did not bear out.
+    fn withdraw_early(&mut self, early: EarlyObjection, t_s: f64) {
+        let now = self.now;
+        let rec = &mut self.objections[early.record];
+        rec.status = ObjectionStatus::Withdrawn;
+        rec.provisional = false;
+        rec.t_resolved_s = Some(now);
+        rec.assessment = Some("withdrawn: the final transcript does not carry it".into());
+        self.verdicts.push(CoachVerdict::Objection(rec.clone()));
+        let label = self.detector.matcher().library().entry(early.kind).label.clone();
+        self.emit(
+            PromptKind::ObjectionWithdrawn,
+            format!("{label} objection withdrawn"),
+            "The full sentence did not bear it out.".into(),
+            String::new(),
+            t_s.min(now),
+            Some(early.kind),
+        );
+        self.tag_objection(early.record);
+        self.amend_last_prompt(|p| p.revises = Some(early.prompt_id));
     }
 
     fn extend_turn(&mut self, seg: &Segment, words: usize) {
@@ -1284,6 +1440,8 @@ impl Coach {
             t_emit_s: self.now,
             objection,
             objection_id: None,
+            early: false,
+            revises: None,
         };
         self.next_prompt_id += 1;
         self.last_emit[kind.index()] = Some(self.now);
@@ -1293,8 +1451,13 @@ impl Coach {
 
     /// Marks the prompt just emitted as being about objection `id`.
     fn tag_objection(&mut self, id: usize) {
+        self.amend_last_prompt(|p| p.objection_id = Some(id));
+    }
+
+    /// Changes the prompt just emitted (its copies in the record and the outbox).
+    fn amend_last_prompt(&mut self, change: impl Fn(&mut Prompt)) {
         for p in [self.prompts.last_mut(), self.outbox.last_mut()].into_iter().flatten() {
-            p.objection_id = Some(id);
+            change(p);
         }
     }
 }

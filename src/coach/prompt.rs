@@ -29,11 +29,15 @@ pub enum PromptKind {
     NextStepSecured,
     /// The rep acknowledged and answered an objection (positive).
     ObjectionHandled,
+    /// An objection card raised early, from partial words, is taken back:
+    /// the utterance's final transcript does not carry it. `revises` names
+    /// the card; the overlay removes it.
+    ObjectionWithdrawn,
 }
 
 impl PromptKind {
     /// Every kind, for per-kind tables.
-    pub const ALL: [PromptKind; 10] = [
+    pub const ALL: [PromptKind; 11] = [
         PromptKind::TalkRatioHigh,
         PromptKind::MonologueLong,
         PromptKind::AskAndWait,
@@ -44,6 +48,7 @@ impl PromptKind {
         PromptKind::NoNextStep,
         PromptKind::NextStepSecured,
         PromptKind::ObjectionHandled,
+        PromptKind::ObjectionWithdrawn,
     ];
 
     pub(crate) fn index(self) -> usize {
@@ -57,7 +62,7 @@ impl PromptKind {
             | PromptKind::MonologueLong
             | PromptKind::ObjectionDetected
             | PromptKind::EngagementDrop => Severity::Warn,
-            PromptKind::AskAndWait | PromptKind::AgendaDrift => Severity::Info,
+            PromptKind::AskAndWait | PromptKind::AgendaDrift | PromptKind::ObjectionWithdrawn => Severity::Info,
             PromptKind::ObjectionUnanswered | PromptKind::NoNextStep => Severity::Alert,
             PromptKind::NextStepSecured | PromptKind::ObjectionHandled => Severity::Positive,
         }
@@ -98,4 +103,14 @@ pub struct Prompt {
     /// `brief.json`), for objection prompts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub objection_id: Option<usize>,
+    /// Raised from the stable prefix of a partial transcript, before the
+    /// utterance ended or its final transcript arrived.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub early: bool,
+    /// This prompt takes the place of the earlier prompt with this `id` (the
+    /// final transcript confirming an early card, with its words as
+    /// evidence; or `objection_withdrawn` taking it back): the overlay
+    /// replaces that card instead of adding one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revises: Option<u64>,
 }

@@ -66,6 +66,10 @@ pub enum ObjectionStatus {
     Handled,
     /// Not handled; see the reason.
     Fumbled,
+    /// Raised early from the partial words of an utterance still being
+    /// spoken, and taken back when its final transcript no longer carried
+    /// it: not an objection of the call (the brief leaves it out).
+    Withdrawn,
 }
 
 pub use crate::language::judge::FumbleReason;
@@ -101,6 +105,15 @@ pub struct ObjectionRecord {
     /// The judge's reason: how the rep answered, or why it counts as fumbled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assessment: Option<String>,
+    /// Raised from the stable prefix of a partial transcript, before the
+    /// utterance's final one (the prompt went out early).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub early: bool,
+    /// Raised early and not yet confirmed by the final transcript: the
+    /// excerpt is partial words. The final confirms it (this record again,
+    /// with the final's words) or withdraws it (status `withdrawn`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub provisional: bool,
 }
 
 /// A verdict of the live coach, journaled as it is reached (`journal::Entry::Verdict`).

@@ -1169,3 +1169,127 @@ fn one_transcript_spanning_several_utterances_ends_the_wait_for_all_of_them() {
     coach.on_transcribed(Speaker::Prospect, 6.0, 7.0);
     assert!(!coach.text_pending(Speaker::Prospect, 0.0));
 }
+
+// ---------------------------------------------------------------------------
+// Early objection cards (stable partial prefixes)
+// ---------------------------------------------------------------------------
+
+/// A prospect utterance 1.0–4.0 s whose stable prefix reaches the coach at
+/// 2.6 s, the utterance ending at 4.0 s and its final words `final_text` at
+/// 4.8 s; the rep's `reply`, if any, follows 4.8–12.0 s. Returns every prompt
+/// and every verdict in order, and the coach.
+fn early_then_final(prefix: &str, final_text: &str, reply: Option<&str>) -> (Vec<Prompt>, Vec<CoachVerdict>, Coach) {
+    let mut coach = Coach::new(CoachConfig::default(), CallPrep::default(), library());
+    let (mut prompts, mut verdicts) = (Vec::new(), Vec::new());
+    let segment = |speaker, start_s, end_s, text: &str| Segment { speaker, start_s, end_s, text: text.into(), confidence: None };
+    let mut t = 0.0;
+    while t < 20.0 {
+        t = ((t + STEP) * 10.0f64).round() / 10.0;
+        if t > 1.0 && t <= 4.0 {
+            coach.on_voice(Speaker::Prospect, 1.0, t);
+        }
+        if (t - 4.0).abs() < 1e-9 {
+            coach.on_utterance_end(&Utterance { speaker: Speaker::Prospect, start_s: 1.0, end_s: 4.0 });
+        }
+        if reply.is_some() && t > 4.8 && t <= 12.0 {
+            coach.on_voice(Speaker::Rep, 4.8, t);
+        }
+        coach.tick(t);
+        if (t - 2.6).abs() < 1e-9 {
+            coach.on_stable_partial(&segment(Speaker::Prospect, 1.0, 2.6, prefix));
+        }
+        if (t - 4.8).abs() < 1e-9 {
+            coach.on_segment(&segment(Speaker::Prospect, 1.0, 4.0, final_text));
+        }
+        if let Some(reply) = reply.filter(|_| (t - 12.0).abs() < 1e-9) {
+            coach.on_utterance_end(&Utterance { speaker: Speaker::Rep, start_s: 4.8, end_s: 12.0 });
+            coach.on_segment(&segment(Speaker::Rep, 4.8, 12.0, reply));
+        }
+        prompts.extend(coach.drain_prompts());
+        verdicts.extend(coach.drain_verdicts());
+    }
+    coach.finish(20.0);
+    prompts.extend(coach.drain_prompts());
+    verdicts.extend(coach.drain_verdicts());
+    (prompts, verdicts, coach)
+}
+
+fn objection_verdicts(verdicts: &[CoachVerdict]) -> Vec<&ObjectionRecord> {
+    verdicts
+        .iter()
+        .filter_map(|v| match v {
+            CoachVerdict::Objection(o) => Some(o),
+            CoachVerdict::NextStep(_) => None,
+        })
+        .collect()
+}
+
+#[test]
+fn an_early_card_is_confirmed_by_the_final_words_as_the_same_objection() {
+    let (prompts, verdicts, coach) = early_then_final(
+        "Honestly, that's way more than we budgeted",
+        "Honestly, that's way more than we budgeted this year.",
+        Some("I understand, it's a real investment. What budget range did you have in mind?"),
+    );
+    let cards: Vec<&Prompt> = prompts.iter().filter(|p| p.kind == PromptKind::ObjectionDetected).collect();
+    assert_eq!(cards.len(), 2, "the early card and its confirmation: {prompts:?}");
+    let (early, confirmed) = (cards[0], cards[1]);
+    assert!(early.early && early.revises.is_none(), "{early:?}");
+    assert_eq!(early.objection, Some(ObjectionType::Price));
+    assert!(early.t_emit_s < 4.0, "the card went out while the prospect still spoke: {early:?}");
+    assert!(!confirmed.early && confirmed.revises == Some(early.id), "{confirmed:?}");
+    assert_eq!((confirmed.objection_id, confirmed.objection), (early.objection_id, early.objection));
+    assert_eq!(confirmed.evidence, "“Honestly, that's way more than we budgeted this year.”");
+    // The journal sees the record raised provisional, then the same id confirmed
+    // with the final's words, then judged.
+    let records = objection_verdicts(&verdicts);
+    assert!(records.iter().all(|o| o.id == 0 && o.early), "{records:?}");
+    assert!(records[0].provisional && records[0].excerpt == "Honestly, that's way more than we budgeted");
+    assert!(!records[1].provisional && records[1].excerpt == "Honestly, that's way more than we budgeted this year.");
+    assert_eq!(records.last().unwrap().status, ObjectionStatus::Handled);
+    let handled: Vec<&Prompt> = prompts.iter().filter(|p| p.kind == PromptKind::ObjectionHandled).collect();
+    assert_eq!(handled.len(), 1, "{prompts:?}");
+    assert_eq!(handled[0].objection_id, Some(0));
+    assert!(!prompts.iter().any(|p| p.kind == PromptKind::ObjectionWithdrawn));
+    assert_eq!(coach.record().objections.len(), 1);
+}
+
+#[test]
+fn an_early_card_the_final_words_do_not_carry_is_withdrawn() {
+    let (prompts, verdicts, coach) =
+        early_then_final("Honestly, that's way more than we budgeted.", "Budget is not a problem.", None);
+    let early = prompts.iter().find(|p| p.kind == PromptKind::ObjectionDetected).expect("an early card");
+    assert!(early.early);
+    let withdrawn: Vec<&Prompt> = prompts.iter().filter(|p| p.kind == PromptKind::ObjectionWithdrawn).collect();
+    assert_eq!(withdrawn.len(), 1, "{prompts:?}");
+    assert_eq!((withdrawn[0].revises, withdrawn[0].objection_id), (Some(early.id), early.objection_id));
+    assert_eq!(prompts.iter().filter(|p| p.kind == PromptKind::ObjectionDetected).count(), 1, "no other card: {prompts:?}");
+    // Nothing judged it: it was never an objection of the call.
+    assert!(!prompts.iter().any(|p| matches!(p.kind, PromptKind::ObjectionHandled | PromptKind::ObjectionUnanswered)), "{prompts:?}");
+    assert_eq!(objection_verdicts(&verdicts).last().unwrap().status, ObjectionStatus::Withdrawn);
+    assert!(coach.record().objections.is_empty());
+    assert_eq!(coach.metrics(20.0).objections_raised, 0);
+}
+
+#[test]
+fn the_final_words_raise_what_the_partials_did_not_and_no_partial_raises_a_type_twice() {
+    // The prefix carries nothing; the final carries timing: raised as without the early path.
+    let (prompts, _, _) = early_then_final("Honestly, the", "It's just not this quarter for us.", None);
+    let cards: Vec<&Prompt> = prompts.iter().filter(|p| p.kind == PromptKind::ObjectionDetected).collect();
+    assert_eq!(cards.len(), 1, "{prompts:?}");
+    assert!(!cards[0].early && cards[0].revises.is_none() && cards[0].objection == Some(ObjectionType::Timing));
+
+    // Growing prefixes of one utterance raise one card.
+    let mut coach = Coach::new(CoachConfig::default(), CallPrep::default(), library());
+    let prefix = |end_s, text: &str| Segment { speaker: Speaker::Prospect, start_s: 1.0, end_s, text: text.into(), confidence: None };
+    coach.tick(2.0);
+    coach.on_stable_partial(&prefix(2.0, "Honestly, that's way more than we budgeted"));
+    coach.tick(2.5);
+    coach.on_stable_partial(&prefix(2.5, "Honestly, that's way more than we budgeted for this year"));
+    assert_eq!(coach.drain_prompts().len(), 1);
+    // With the early path off, partials are ignored.
+    let config = CoachConfig { early_objections: false, ..CoachConfig::default() };
+    let mut coach = Coach::new(config, CallPrep::default(), library());
+    coach.on_stable_partial(&prefix(2.0, "Honestly, that's way more than we budgeted"));
+    assert!(coach.drain_prompts().is_empty() && coach.drain_verdicts().is_empty());
+}

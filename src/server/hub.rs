@@ -316,6 +316,14 @@ impl Snapshot {
                         self.objection_status = None;
                     }
                     Some("objection_handled" | "objection_unanswered") => self.objection_status = Some(line.clone()),
+                    // The card a late joiner would show was taken back.
+                    Some("objection_withdrawn") => {
+                        let shown = self.objection.as_deref().and_then(|o| serde_json::from_str::<serde_json::Value>(o).ok()).and_then(|o| o["id"].as_u64());
+                        if shown.is_some() && shown == prompt.get("revises").and_then(|r| r.as_u64()) {
+                            self.objection = None;
+                            self.objection_status = None;
+                        }
+                    }
                     Some("next_step_secured" | "no_next_step") => self.next_step = Some(line.clone()),
                     _ => {}
                 }
@@ -445,6 +453,22 @@ mod tests {
         assert_eq!(snapshot["reason"], "resync");
         assert_eq!(snapshot["call"]["call_id"], "c2");
         assert!(snapshot["prompts"].as_array().unwrap().is_empty() && snapshot["objection"].is_null());
+    }
+
+    /// An early card taken back leaves a late joiner no objection card; a
+    /// withdrawal of another card leaves the one shown.
+    #[test]
+    fn a_withdrawn_early_card_leaves_the_snapshot() {
+        let hub = Hub::default();
+        publish(&hub, Event::CallStarted { call_id: "c1".into(), started_at: "t".into(), source: "test".into(), prep: None });
+        publish(&hub, prompt("objection_detected", 7));
+        publish(&hub, Event::Prompt(serde_json::json!({"id": 8, "kind": "objection_withdrawn", "revises": 6})));
+        assert_eq!(parse(&hub.snapshot().to_json_line(SnapshotReason::Connect))["objection"]["id"], 7);
+        publish(&hub, Event::Prompt(serde_json::json!({"id": 9, "kind": "objection_withdrawn", "revises": 7})));
+        let snapshot = parse(&hub.snapshot().to_json_line(SnapshotReason::Connect));
+        assert!(snapshot["objection"].is_null() && snapshot["objection_status"].is_null(), "{snapshot}");
+        // The prompt tail keeps the withdrawal, so a replaying overlay takes the card down too.
+        assert_eq!(snapshot["prompts"].as_array().unwrap().last().unwrap()["kind"], "objection_withdrawn");
     }
 
     #[test]

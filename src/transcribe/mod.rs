@@ -1,12 +1,14 @@
 //! Speech to text. `Transcriber` runs a `SpeechToText` engine on its own
 //! worker thread, fed utterances through a bounded queue; `whisper` is the one
 //! file that imports whisper-rs; `fake` is a deterministic engine for tests of
-//! the plumbing.
+//! the plumbing; `agreement` keeps the stable prefix of an utterance's
+//! successive partial transcripts (LocalAgreement-2), which the coach may act on.
 //!
 //! Thread: the worker is a plain `std::thread` that owns the engine. Inference
 //! blocks for tens to hundreds of milliseconds, so it must never run on an
 //! async task or the audio thread.
 
+pub mod agreement;
 pub mod fake;
 pub mod whisper;
 
@@ -19,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::call::{Segment, Speaker};
 
+pub use agreement::StablePrefix;
 pub use whisper::{WhisperEngine, WhisperModel};
 
 #[derive(Debug, thiserror::Error)]

@@ -209,8 +209,21 @@
 
   // ---------- prompts ----------
   function onPrompt(prompt) {
+    if (str(prompt.kind) === "objection_withdrawn") return withdrawCard(prompt);
     applyPromptState(prompt);
     addPromptCard(prompt);
+  }
+
+  // An early objection card the final transcript did not bear out: take it down.
+  function withdrawCard(prompt) {
+    const key = String(prompt.revises);
+    const card = [...$("#prompts").children].find((c) => c.dataset.id === key);
+    if (card) card.remove();
+    const objection = $("#objection-card");
+    if (objection.dataset.promptId === key) {
+      objection.hidden = true;
+      objection.dataset.state = "none";
+    }
   }
 
   // What a prompt says about the objection card and the next step.
@@ -225,9 +238,13 @@
 
   function addPromptCard(prompt) {
     const key = promptKey(prompt);
+    // A prompt that revises an earlier card (the final words confirming an
+    // early one) takes its place, and stays dismissed if that one was.
+    const replaces = prompt.revises !== undefined && prompt.revises !== null ? String(prompt.revises) : key;
+    if (replaces !== key && state.dismissed.has(replaces)) state.dismissed.add(key);
     if (state.dismissed.has(key)) return;
     const list = $("#prompts");
-    const existing = [...list.children].find((card) => card.dataset.id === key);
+    const existing = [...list.children].find((card) => card.dataset.id === replaces || card.dataset.id === key);
     const severity = ["info", "warn", "alert", "positive"].includes(prompt.severity) ? prompt.severity : "info";
     const card = el("article", "prompt-card");
     card.dataset.id = key;
@@ -262,6 +279,8 @@
     card.querySelector(".prepared-answer").textContent = str(prompt.body || prompt.response);
     card.dataset.kind = "objection_detected";
     card.dataset.objection = type;
+    card.dataset.promptId = String(prompt.id);
+    card.dataset.early = prompt.early ? "true" : "false";
     setObjectionState("open", "open");
     card.hidden = false;
   }

@@ -11,6 +11,7 @@ mod brief_audio;
 mod judgement;
 mod transcription;
 mod real_speech;
+mod second_pass;
 mod speakerphone;
 mod server;
 mod security;

@@ -6,19 +6,22 @@
 //! The pipeline offers it every final piece it gives the live transcriber
 //! (the same joined audio, through a [`SecondPassFeed`]); the worker keeps
 //! them in call order and starts one only while the live transcriber has
-//! nothing queued or in progress ([`LiveLoad`]). Its thread runs at the
-//! lowest CPU priority (nice 19), so a piece it is decoding when live work
-//! arrives yields the CPU to it. At call end [`SecondPass::finish`] lets it
-//! work through what is left until a deadline counted from the call's end,
-//! then stops it (a decode in progress is aborted), so the brief is on disk
-//! within its 3-minute budget whatever the machine.
+//! nothing queued or in progress ([`LiveLoad`]). Its thread runs at a lower
+//! CPU priority (nice 10), so a piece it is decoding when live work arrives
+//! yields most of the CPU to it. At call end [`SecondPass::finish`] takes the
+//! work over on the calling thread (at normal priority: the call's live work
+//! is done) and goes through what is left until a deadline counted from the
+//! call's end, then stops (a decode in progress is aborted), so the brief is
+//! on disk within its 3-minute budget whatever the machine.
 //!
 //! Transcripts are journaled as `second_pass` lines, the end as one
 //! `second_pass_ended` line: the brief reads both from the journal, so crash
 //! recovery sees what the call saw.
 //!
-//! Thread: one `std::thread` per call that owns its engine (an inference
-//! state on the daemon's one second-pass [`super::WhisperModel`]).
+//! Threads: during the call, one `std::thread` per call that owns the engine
+//! (an inference state on the daemon's one second-pass
+//! [`super::WhisperModel`]); after it, the thread that calls `finish` (the
+//! call's thread, which then writes the brief).
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -158,13 +161,19 @@ impl SecondPassFeed {
 pub struct SecondPass {
     feed: SecondPassFeed,
     model: String,
-    worker: Option<JoinHandle<Worked>>,
-    done: Receiver<()>,
+    worker: Option<JoinHandle<Worker>>,
 }
 
-/// What the worker did, handed back when it stops.
-struct Worked {
+/// The second pass's work: owned by its low-priority thread during the call,
+/// and by `finish`'s caller after it.
+struct Worker {
+    engine: Box<dyn SpeechToText>,
+    queue: Receiver<Job>,
     journal: Journal,
+    /// Each speaker's last text, the context for their next piece (as live).
+    previous_text: [String; 2],
+    /// A piece taken off the queue and not yet transcribed.
+    next: Option<Job>,
     pieces: usize,
     offered_s: f64,
     transcribed: usize,
@@ -173,6 +182,14 @@ struct Worked {
     /// Why it stopped before the last piece, if it did.
     stopped: Option<String>,
     error: Option<JournalError>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// In the live transcriber's idle time, until `finish` takes over.
+    DuringCall,
+    /// Everything left, until the deadline.
+    AfterCall,
 }
 
 impl SecondPass {
@@ -195,20 +212,32 @@ impl SecondPass {
             cancelled: AtomicBool::new(false),
             abort,
         });
-        let (done_tx, done) = crossbeam_channel::bounded(1);
+        let mut worker = Worker {
+            engine: Box::new(engine),
+            queue,
+            journal,
+            previous_text: Default::default(),
+            next: None,
+            pieces: 0,
+            offered_s: 0.0,
+            transcribed: 0,
+            transcribed_s: 0.0,
+            transcribed_by_call_end_s: 0.0,
+            stopped: None,
+            error: None,
+        };
         let worker_shared = shared.clone();
-        let worker = std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("second-pass".into())
             .spawn(move || {
                 if !lower_own_priority() {
                     tracing::warn!("second pass: could not lower its thread's priority; it still waits for live work");
                 }
-                let worked = run(engine, &worker_shared, queue, journal);
-                let _ = done_tx.send(());
-                worked
+                worker.work(&worker_shared, Phase::DuringCall);
+                worker
             })
             .expect("spawning the second-pass thread");
-        Ok(SecondPass { feed: SecondPassFeed { shared }, model: model.into(), worker: Some(worker), done })
+        Ok(SecondPass { feed: SecondPassFeed { shared }, model: model.into(), worker: Some(thread) })
     }
 
     /// The handle the pipeline offers pieces to.
@@ -216,43 +245,59 @@ impl SecondPass {
         self.feed.clone()
     }
 
-    /// After the call: transcribes what is left until `within` after the
-    /// call's end (from now if the pipeline never said), then stops, aborting
-    /// a decode still in progress. Journals `second_pass_ended` and returns it.
+    /// After the call: takes the work over on the calling thread (at its
+    /// normal priority: the call's live work is done), transcribes what is
+    /// left until `within` after the call's end (from now if the pipeline
+    /// never said), then stops, aborting a decode still in progress.
+    /// Journals `second_pass_ended` and returns it.
     pub fn finish(mut self) -> Result<SecondPassEnded, JournalError> {
         let shared = self.feed.shared.clone();
         let call_ended = *shared.call_ended.get_or_init(Instant::now);
         let deadline = call_ended + shared.within;
+        // Hand over: a piece in progress at the low priority is aborted and redone here.
         shared.finishing.store(true, Ordering::Release);
-        if self.done.recv_timeout(deadline.saturating_duration_since(Instant::now())).is_err() {
-            shared.abort.store(true, Ordering::Release);
-        }
-        let worker = self.worker.take().expect("finished once");
-        let mut worked = worker.join().map_err(|_| JournalError::Io {
+        shared.abort.store(true, Ordering::Release);
+        let thread = self.worker.take().expect("finished once");
+        let mut worker = thread.join().map_err(|_| JournalError::Io {
             path: PathBuf::from("second pass"),
             source: std::io::Error::other("the second-pass thread panicked"),
         })?;
-        if let Some(error) = worked.error.take() {
+        shared.abort.store(false, Ordering::Release);
+        // A timer stops a decode still running at the deadline.
+        let (cancel, cancelled) = crossbeam_channel::bounded::<()>(0);
+        let abort = shared.abort.clone();
+        let timer = std::thread::spawn(move || {
+            if cancelled.recv_timeout(deadline.saturating_duration_since(Instant::now())) == Err(RecvTimeoutError::Timeout) {
+                abort.store(true, Ordering::Release);
+            }
+        });
+        if worker.stopped.is_none() && worker.error.is_none() {
+            worker.work(&shared, Phase::AfterCall);
+        }
+        drop(cancel);
+        let _ = timer.join();
+        worker.count_the_rest(&shared);
+        if let Some(error) = worker.error.take() {
             return Err(error);
         }
         let (refused, refused_s) = *shared.refused.lock().expect("refused count");
-        let unfinished = match (&worked.stopped, refused) {
+        let unfinished = match (&worker.stopped, refused) {
             (Some(why), _) => Some(why.clone()),
             (None, 0) => None,
             (None, n) => Some(format!("{n} piece(s) arrived while over {:.0} minutes of audio waited for it", MAX_QUEUED_S / 60.0)),
         };
         let ended = SecondPassEnded {
             model: self.model.clone(),
-            pieces: worked.pieces + refused,
-            offered_s: round_ms(worked.offered_s + refused_s),
-            transcribed: worked.transcribed,
-            transcribed_s: round_ms(worked.transcribed_s),
-            transcribed_by_call_end_s: round_ms(worked.transcribed_by_call_end_s),
+            pieces: worker.pieces + refused,
+            offered_s: round_ms(worker.offered_s + refused_s),
+            transcribed: worker.transcribed,
+            transcribed_s: round_ms(worker.transcribed_s),
+            transcribed_by_call_end_s: round_ms(worker.transcribed_by_call_end_s),
             after_call_end_s: round_ms(Instant::now().saturating_duration_since(call_ended).as_secs_f64()),
             unfinished,
         };
-        worked.journal.append(&Entry::SecondPassEnded(ended.clone()))?;
-        worked.journal.sync()?;
+        worker.journal.append(&Entry::SecondPassEnded(ended.clone()))?;
+        worker.journal.sync()?;
         Ok(ended)
     }
 }
@@ -270,90 +315,112 @@ impl Drop for SecondPass {
     }
 }
 
-/// The worker loop: pieces in call order, each started only while the live
-/// transcriber is idle (until `finish`), none started past the deadline.
-fn run<E: SpeechToText>(mut engine: E, shared: &Shared, queue: Receiver<Job>, mut journal: Journal) -> Worked {
-    let (mut pieces, mut offered_s, mut transcribed, mut transcribed_s, mut by_call_end_s) = (0usize, 0.0f64, 0usize, 0.0f64, 0.0f64);
-    let mut stopped = None;
-    let mut error = None;
-    let take = |job: Job, pieces: &mut usize, offered_s: &mut f64| {
+impl Worker {
+    fn take(&mut self, shared: &Shared, job: Job) {
         shared.queued_samples.fetch_sub(job.audio.len() as u64, Ordering::Relaxed);
-        *pieces += 1;
-        *offered_s += job.end_s - job.start_s;
-        job
-    };
-    // Each speaker's last text, the context for their next piece (as live).
-    let mut previous_text: [String; 2] = Default::default();
-    let mut next: Option<Job> = None;
-    loop {
-        if next.is_none() {
-            match queue.recv_timeout(LIVE_POLL) {
-                Ok(job) => next = Some(take(job, &mut pieces, &mut offered_s)),
-                Err(RecvTimeoutError::Timeout) if shared.finishing.load(Ordering::Acquire) => break,
-                Err(RecvTimeoutError::Timeout) => continue,
-                Err(RecvTimeoutError::Disconnected) => break,
+        self.pieces += 1;
+        self.offered_s += job.end_s - job.start_s;
+        self.next = Some(job);
+    }
+
+    /// Pieces in call order. During the call each starts only while the live
+    /// transcriber is idle, and `finish` ends the phase (a piece in progress
+    /// is kept for after). After the call none starts past the deadline.
+    fn work(&mut self, shared: &Shared, phase: Phase) {
+        loop {
+            if phase == Phase::DuringCall && shared.finishing.load(Ordering::Acquire) {
+                return;
             }
-        }
-        if shared.past_deadline() {
-            stopped = Some(OUT_OF_TIME.to_string());
-            break;
-        }
-        // Live work first: until the call ends, wait while any is queued.
-        if !shared.finishing.load(Ordering::Acquire) && !shared.live_idle() {
-            std::thread::sleep(LIVE_POLL);
-            continue;
-        }
-        let job = next.take().expect("a piece is waiting");
-        let context = &mut previous_text[job.speaker.channel()];
-        match engine.transcribe_after(&job.audio, context) {
-            Ok(raw) => {
-                let segment = Segment {
-                    speaker: job.speaker,
-                    start_s: job.start_s,
-                    end_s: job.end_s,
-                    text: clean_text(&raw),
-                    confidence: engine.last_confidence(),
+            if self.next.is_none() {
+                let job = match phase {
+                    Phase::DuringCall => match self.queue.recv_timeout(LIVE_POLL) {
+                        Ok(job) => job,
+                        Err(RecvTimeoutError::Timeout) => continue,
+                        Err(RecvTimeoutError::Disconnected) => return,
+                    },
+                    Phase::AfterCall => match self.queue.try_recv() {
+                        Ok(job) => job,
+                        Err(_) => return,
+                    },
                 };
-                context.clone_from(&segment.text);
-                if let Err(e) = journal.append(&Entry::SecondPass(segment)).and_then(|()| journal.sync_if_due()) {
-                    error = Some(e);
-                    break;
-                }
-                transcribed += 1;
-                transcribed_s += job.end_s - job.start_s;
-                if shared.call_ended.get().is_none() {
-                    by_call_end_s += job.end_s - job.start_s;
-                }
+                self.take(shared, job);
             }
-            Err(_) if shared.abort.load(Ordering::Acquire) => {
-                stopped = Some(OUT_OF_TIME.to_string());
-                break;
+            if phase == Phase::AfterCall && shared.past_deadline() {
+                self.stopped = Some(OUT_OF_TIME.to_string());
+                return;
             }
-            Err(e) => {
-                tracing::warn!(error = %e, "second pass stopped");
-                stopped = Some(format!("it failed: {e}"));
-                break;
+            // Live work first: during the call, wait while any is queued.
+            if phase == Phase::DuringCall && !shared.live_idle() {
+                std::thread::sleep(LIVE_POLL);
+                continue;
+            }
+            let job = self.next.take().expect("a piece is waiting");
+            let context = &mut self.previous_text[job.speaker.channel()];
+            match self.engine.transcribe_after(&job.audio, context) {
+                Ok(raw) => {
+                    let segment = Segment {
+                        speaker: job.speaker,
+                        start_s: job.start_s,
+                        end_s: job.end_s,
+                        text: clean_text(&raw),
+                        confidence: self.engine.last_confidence(),
+                    };
+                    context.clone_from(&segment.text);
+                    if let Err(e) = self.journal.append(&Entry::SecondPass(segment)).and_then(|()| self.journal.sync_if_due()) {
+                        self.error = Some(e);
+                        return;
+                    }
+                    self.transcribed += 1;
+                    self.transcribed_s += job.end_s - job.start_s;
+                    if shared.call_ended.get().is_none() {
+                        self.transcribed_by_call_end_s += job.end_s - job.start_s;
+                    }
+                }
+                Err(_) if shared.abort.load(Ordering::Acquire) => {
+                    if phase == Phase::DuringCall {
+                        // Handed over mid-piece: it is done again after the call.
+                        self.next = Some(job);
+                    } else {
+                        self.stopped = Some(OUT_OF_TIME.to_string());
+                    }
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "second pass stopped");
+                    self.stopped = Some(format!("it failed: {e}"));
+                    return;
+                }
             }
         }
     }
-    // What is still queued was offered and not transcribed (a piece held in
-    // `next` was counted when it was taken).
-    for job in queue.try_iter() {
-        take(job, &mut pieces, &mut offered_s);
+
+    /// What is still queued was offered and not transcribed (a piece held in
+    /// `next` was counted when it was taken).
+    fn count_the_rest(&mut self, shared: &Shared) {
+        while let Ok(job) = self.queue.try_recv() {
+            self.take(shared, job);
+        }
+        self.next = None;
     }
-    Worked { journal, pieces, offered_s, transcribed, transcribed_s, transcribed_by_call_end_s: by_call_end_s, stopped, error }
 }
 
 /// Why pieces were left when the deadline came.
 const OUT_OF_TIME: &str = "its time after the call ran out";
 
-/// Lowers this thread's CPU priority to nice 19 (Linux threads have their
-/// own nice value; whisper.cpp with one thread computes on this one).
+/// The second pass's nice value during the call. Below live work (0), yet
+/// not 19: on a machine busy with other work at nice 0, 19 gets ~1.5% of a
+/// core per competitor and the second pass barely moves (measured: 5 of 24
+/// minutes by then, see the README); 10 still leaves 90% of a contested core
+/// to the live transcriber.
+const SECOND_PASS_NICE: libc::c_int = 10;
+
+/// Lowers this thread's CPU priority (Linux threads have their own nice
+/// value; whisper.cpp with one thread computes on this one).
 fn lower_own_priority() -> bool {
     #[cfg(target_os = "linux")]
     {
         // SAFETY: plain syscalls on this thread's own id.
-        unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 19) == 0 }
+        unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, SECOND_PASS_NICE) == 0 }
     }
     #[cfg(not(target_os = "linux"))]
     {

@@ -12,7 +12,7 @@
 //!   -> transcribe                                whisper on its own thread -> Segments
 //!        transcribe::second_pass                 a bigger model ([model] second_pass) transcribes the
 //!                                                same final pieces again in the live transcriber's
-//!                                                idle time (nice 19), journaled as second_pass lines;
+//!                                                idle time (nice 10), journaled as second_pass lines;
 //!                                                finished within a deadline after the call, for the brief
 //!   -> coach                                     pure state: metrics + rules -> prompts, verdicts
 //!        language                                the one judge (text, objections, stance, judge),

@@ -36,6 +36,8 @@ pub struct Config {
     pub model_path: PathBuf,
     /// Its Whisper size name (`[model] name`, e.g. "tiny.en" or "base"): what `model fetch` gets.
     pub model_name: String,
+    /// A bigger model that transcribes the call again for the brief (`[model] second_pass`).
+    pub second_pass: Option<SecondPassSettings>,
     /// Decoding options for each utterance.
     pub transcribe: TranscribeOptions,
     /// Per-call journals and recovery briefs live here (XDG data directory by default).
@@ -148,7 +150,27 @@ struct RawModel {
     dir: Option<PathBuf>,
     name: Option<String>,
     quant: Option<String>,
+    second_pass: Option<String>,
+    second_pass_path: Option<PathBuf>,
+    second_pass_within_s: Option<f64>,
 }
+
+/// `[model] second_pass`: the bigger model of the post-call second pass.
+#[derive(Debug, Clone)]
+pub struct SecondPassSettings {
+    /// Its Whisper size name (e.g. "base"), as `model fetch --name` takes it.
+    pub name: String,
+    /// Its ggml file (`second_pass_path`, else the models directory's file for `name`).
+    pub path: PathBuf,
+    /// How long after the call's end it may go on (`second_pass_within_s`).
+    pub within_s: f64,
+}
+
+/// The second pass stops this long after the call's end, leaving the brief
+/// (milliseconds) well inside its 3-minute budget.
+pub const DEFAULT_SECOND_PASS_WITHIN_S: f64 = 150.0;
+/// The most it may take: the brief must be on disk within 3 minutes.
+const MAX_SECOND_PASS_WITHIN_S: f64 = 170.0;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -218,6 +240,23 @@ impl Config {
             .map(resolve)
             .or_else(|| std::env::var_os("CALLCOACH_MODEL").map(PathBuf::from))
             .unwrap_or_else(|| models_dir.join(model_file_name(&name, &quant)));
+        let second_pass = match raw.model.second_pass {
+            Some(second) => {
+                if second.is_empty() || second.contains('/') {
+                    return Err(invalid("model.second_pass", format!("'{second}' is not a model name like \"base\"")));
+                }
+                let within_s = raw.model.second_pass_within_s.unwrap_or(DEFAULT_SECOND_PASS_WITHIN_S);
+                if !(0.0..=MAX_SECOND_PASS_WITHIN_S).contains(&within_s) {
+                    return Err(invalid("model.second_pass_within_s", format!("{within_s} (expected 0–{MAX_SECOND_PASS_WITHIN_S} s: the brief is due 3 minutes after the call)")));
+                }
+                let path = raw.model.second_pass_path.map(resolve).unwrap_or_else(|| models_dir.join(model_file_name(&second, &quant)));
+                Some(SecondPassSettings { name: second, path, within_s })
+            }
+            None if raw.model.second_pass_path.is_some() || raw.model.second_pass_within_s.is_some() => {
+                return Err(invalid("model.second_pass", "second_pass_path and second_pass_within_s need a second_pass model name".into()));
+            }
+            None => None,
+        };
         let transcribe = raw.transcribe.unwrap_or_default();
         if transcribe.threads == 0 || transcribe.threads > 64 {
             return Err(invalid("transcribe.threads", format!("{} (expected 1–64)", transcribe.threads)));
@@ -257,6 +296,7 @@ impl Config {
             models_dir,
             model_path,
             model_name: name,
+            second_pass,
             transcribe,
             token_file,
             briefs_dir,
@@ -354,6 +394,18 @@ mod tests {
         assert!(!config.call.echo_cancel && config.call.echo_gate);
         let err = Config::from_toml("[call]\necho_cancel = \"yes\"\n", Path::new("/tmp/c.toml")).unwrap_err().to_string();
         assert!(err.contains("boolean") && err.contains("/tmp/c.toml"), "{err}");
+    }
+
+    #[test]
+    fn second_pass_names_a_model_in_the_models_dir_and_a_deadline_inside_the_brief_budget() {
+        assert!(Config::from_toml("", Path::new("/tmp/c.toml")).unwrap().second_pass.is_none());
+        let config = Config::from_toml("[model]\ndir = \"/m\"\nsecond_pass = \"base\"\n", Path::new("/tmp/c.toml")).unwrap();
+        let second = config.second_pass.unwrap();
+        assert_eq!((second.name.as_str(), second.path, second.within_s), ("base", PathBuf::from("/m/ggml-base-q8_0.bin"), DEFAULT_SECOND_PASS_WITHIN_S));
+        let err = Config::from_toml("[model]\nsecond_pass = \"base\"\nsecond_pass_within_s = 600\n", Path::new("/tmp/c.toml")).unwrap_err().to_string();
+        assert!(err.contains("model.second_pass_within_s") && err.contains("3 minutes"), "{err}");
+        let err = Config::from_toml("[model]\nsecond_pass_within_s = 10\n", Path::new("/tmp/c.toml")).unwrap_err().to_string();
+        assert!(err.contains("model.second_pass"), "{err}");
     }
 
     #[test]

@@ -37,6 +37,7 @@ use crate::pipeline::{self, CallOutcome, EventSink, PipelineError, PipelineOptio
 use crate::segment::echo::CallSegmenter;
 use crate::segment::SegmenterEvent;
 use crate::server::{self, ControlCommand, Hub, Server, ServerConfig};
+use crate::transcribe::second_pass::SecondPass;
 use crate::transcribe::{TranscribeError, WhisperModel};
 
 #[derive(Debug, thiserror::Error)]
@@ -153,6 +154,48 @@ pub fn pipeline_options(config: &Config, call_id: &str, label: &str, prep: CallP
     options
 }
 
+/// The second-pass model (`[model] second_pass`), loaded once per daemon or
+/// replay, when one is configured.
+pub fn load_second_pass_model(config: &Config) -> Result<Option<WhisperModel>, DaemonError> {
+    match &config.second_pass {
+        Some(second) => Ok(Some(WhisperModel::load(&second.path, config.transcribe.clone())?)),
+        None => Ok(None),
+    }
+}
+
+/// Starts the call's second pass on `model` and hands the pipeline its feed.
+fn start_second_pass(config: &Config, model: Option<&WhisperModel>, options: &mut PipelineOptions) -> Result<Option<SecondPass>, DaemonError> {
+    let (Some(settings), Some(model)) = (&config.second_pass, model) else { return Ok(None) };
+    let within = Duration::from_secs_f64(settings.within_s);
+    let second = SecondPass::start(model.engine()?, &options.journal_paths, settings.name.clone(), within)?;
+    options.second_pass = Some(second.feed());
+    Ok(Some(second))
+}
+
+/// Lets the second pass finish within its time after the call (see
+/// `transcribe::second_pass`); the brief reads what it journaled. A failure
+/// here costs only the better words: the brief falls back and says so.
+fn finish_second_pass(second: Option<SecondPass>) {
+    let Some(second) = second else { return };
+    let ended = match second.finish() {
+        Ok(ended) => ended,
+        Err(error) => {
+            tracing::error!(%error, "the second pass could not journal its end; the brief uses the live transcript where it is missing");
+            return;
+        }
+    };
+    tracing::info!(
+        "second pass ({}): {}/{} pieces, {:.0}/{:.0} s of speech, {:.1} s after the call{}",
+        ended.model,
+        ended.transcribed,
+        ended.pieces,
+        ended.transcribed_s,
+        ended.offered_s,
+        ended.after_call_end_s,
+        ended.unfinished.as_deref().map(|why| format!("; unfinished: {why}")).unwrap_or_default()
+    );
+}
+
 /// Builds the brief from the call's journal (the durable record, so a live
 /// call and crash recovery take the same path), writes it, and announces it.
 pub fn finish_call(
@@ -197,6 +240,7 @@ pub struct ReplayRequest {
 /// Replays one call start to end, then builds its brief.
 pub fn replay(config: &Config, request: ReplayRequest, stop: Arc<AtomicBool>) -> Result<(CallOutcome, BriefOutput), DaemonError> {
     let engine = WhisperModel::load(&request.model, config.transcribe.clone())?.engine()?;
+    let second_pass_model = load_second_pass_model(config)?;
     let overlay = match request.serve_port {
         Some(port) => {
             let overlay = Overlay::start(config, port)?;
@@ -208,11 +252,13 @@ pub fn replay(config: &Config, request: ReplayRequest, stop: Arc<AtomicBool>) ->
     let call_id = new_call_id();
     let mut options = pipeline_options(config, &call_id, &request.label, request.prep.clone(), request.out.as_deref());
     options.realtime = request.speed.is_realtime();
+    let second_pass = start_second_pass(config, second_pass_model.as_ref(), &mut options)?;
     let sinks = overlay.iter().map(Overlay::sink).collect();
     let (tx, rx) = bounded(256);
     let source = replay::start(request.call, request.speed, tx, stop.clone());
     let outcome = pipeline::run_call(rx, engine, options, sinks, stop.clone())?;
     let _ = source.join();
+    finish_second_pass(second_pass);
     let brief = finish_call(config, &outcome, &request.prep, request.out.as_deref(), overlay.as_ref().map(|o| &o.hub))?;
     let deadline = std::time::Instant::now() + request.linger;
     while overlay.is_some() && std::time::Instant::now() < deadline && !stop.load(Ordering::Relaxed) {
@@ -255,6 +301,7 @@ struct LiveCall {
 pub fn run_live(config: &Config, model: PathBuf, stop: Arc<AtomicBool>) -> Result<(), DaemonError> {
     // Fail fast on a missing model or device, before anything is listening.
     let model = WhisperModel::load(&model, config.transcribe.clone())?;
+    let second_pass_model = load_second_pass_model(config)?;
     let capture_config = match crate::audio::capture::resolve_devices(&config.capture)? {
         Resolved::AsConfigured(capture) => capture,
         Resolved::FromSoundServer { capture, server } => {
@@ -286,7 +333,7 @@ pub fn run_live(config: &Config, model: PathBuf, stop: Arc<AtomicBool>) -> Resul
             }
         }
     });
-    let router = Router::new(config, &model, &overlay.hub);
+    let router = Router::new(config, &model, second_pass_model.as_ref(), &overlay.hub);
     let result = router.run(audio_rx, command_rx, &stop);
     capture.stop();
     drop(command_tx);
@@ -420,6 +467,8 @@ impl PreRoll {
 struct Router<'a> {
     config: &'a Config,
     model: &'a WhisperModel,
+    /// The second pass's bigger model, when configured (loaded once, like `model`).
+    second_pass_model: Option<&'a WhisperModel>,
     hub: &'a Hub,
     /// Samples received per channel since capture began: the router's clock.
     samples: [u64; 2],
@@ -430,10 +479,11 @@ struct Router<'a> {
 }
 
 impl<'a> Router<'a> {
-    fn new(config: &'a Config, model: &'a WhisperModel, hub: &'a Hub) -> Router<'a> {
+    fn new(config: &'a Config, model: &'a WhisperModel, second_pass_model: Option<&'a WhisperModel>, hub: &'a Hub) -> Router<'a> {
         Router {
             config,
             model,
+            second_pass_model,
             hub,
             samples: [0; 2],
             watcher: Watcher::new(config, 0.0),
@@ -526,6 +576,7 @@ impl<'a> Router<'a> {
         let voice = Arc::new(VoiceActivity::default());
         let mut options = pipeline_options(config, &call_id, "capture", prep.clone(), None);
         options.voice = Some(voice.clone());
+        let second_pass = start_second_pass(config, self.second_pass_model, &mut options)?;
         let (tx, rx) = bounded::<AudioEvent>(1024);
         for event in pre_roll {
             // The queue is new and the pre-roll a fraction of it: this never drops.
@@ -540,10 +591,13 @@ impl<'a> Router<'a> {
             .spawn(move || {
                 let sinks: Vec<Box<dyn EventSink>> = vec![Box::new(hub.clone())];
                 match pipeline::run_call(rx, engine, options, sinks, call_stop) {
-                    Ok(outcome) => match finish_call(&config, &outcome, &prep, None, Some(&hub)) {
-                        Ok(output) => eprintln!("call {} ended; brief in {}", outcome.call_id, output.folder.display()),
-                        Err(error) => tracing::error!(%error, call = %outcome.call_id, "writing the brief failed; rebuild it with `callcoach brief --from-journal`"),
-                    },
+                    Ok(outcome) => {
+                        finish_second_pass(second_pass);
+                        match finish_call(&config, &outcome, &prep, None, Some(&hub)) {
+                            Ok(output) => eprintln!("call {} ended; brief in {}", outcome.call_id, output.folder.display()),
+                            Err(error) => tracing::error!(%error, call = %outcome.call_id, "writing the brief failed; rebuild it with `callcoach brief --from-journal`"),
+                        }
+                    }
                     Err(error) => tracing::error!(%error, "the call's pipeline failed"),
                 }
             })

@@ -64,6 +64,11 @@ pub enum Entry {
     /// A partial transcript of an utterance still being spoken (live only);
     /// the utterance's final segments supersede it.
     Partial(Segment),
+    /// The second pass's transcript of one final piece (the same span as
+    /// the live `segment` of that piece), by the bigger model, for the brief.
+    SecondPass(Segment),
+    /// The second pass stopped: what it covered, and why it left the rest.
+    SecondPassEnded(crate::transcribe::second_pass::SecondPassEnded),
 }
 
 /// How long a written line may wait for `fdatasync`.
@@ -158,6 +163,10 @@ pub struct JournalRecord {
     /// going on (or still being transcribed) when callcoach stopped. Their
     /// words are in `segments`, their time in `utterances`.
     pub recovered_from_partials: usize,
+    /// The second pass's transcripts (`second_pass` lines), in the order written.
+    pub second_pass: Vec<Segment>,
+    /// Its closing report, if it got that far.
+    pub second_pass_ended: Option<crate::transcribe::second_pass::SecondPassEnded>,
 }
 
 impl JournalRecord {
@@ -251,6 +260,8 @@ pub fn read(path: &Path) -> Result<JournalRecord, JournalError> {
             Entry::CallEnded { t_s, .. } => record.ended_at_s = Some(t_s),
             Entry::Verdict { verdict } => record.verdicts.push(verdict),
             Entry::Partial(segment) => partials.push(segment),
+            Entry::SecondPass(segment) => record.second_pass.push(segment),
+            Entry::SecondPassEnded(ended) => record.second_pass_ended = Some(ended),
         }
     }
     record.recover_partials(partials);

@@ -12,6 +12,10 @@
 //!   -> transcribe                                whisper on its own thread -> Segments;
 //!                                                transcribe::agreement keeps the stable prefix of
 //!                                                partials (LocalAgreement-2) for early objection cards
+//!        transcribe::second_pass                 a bigger model ([model] second_pass) transcribes the
+//!                                                same final pieces again in the live transcriber's
+//!                                                idle time (nice 10), journaled as second_pass lines;
+//!                                                finished within a deadline after the call, for the brief
 //!   -> coach                                     pure state: metrics + rules -> prompts, verdicts
 //!        language                                the one judge (text, objections, stance, judge),
 //!                                                used by the coach live and by the brief after
@@ -22,6 +26,8 @@
 //!                                                one model per daemon, the call's VAD ends it,
 //!                                                auto-start with a pre-roll
 //! call end -> brief -> brief.md / brief.json; history (cross-call patterns)
+//!             (its words: the second pass's per piece where it got to, else the live ones;
+//!             brief.json transcript_source says which)
 //!             history: local SQLite (default) + optional team PostgreSQL via an
 //!             offline outbox; CRM export (CSV/JSON)
 //!             (reads the journaled verdicts; coach::offline re-judges a journal without them)

@@ -45,6 +45,7 @@ use crate::coach::{CallPrep, Coach, CoachConfig, CoachRecord, ObjectionLibrary};
 use crate::segment::echo::CallSegmenter;
 use crate::segment::join::UtteranceJoiner;
 use crate::segment::{SegmenterConfig, SegmenterEvent};
+use crate::transcribe::second_pass::SecondPassFeed;
 use crate::transcribe::{Job, SpeechToText, StablePrefix, SubmitError, TranscribeError, Transcriber, Transcript};
 
 /// The rep's partials go to the transcriber at most this often (call-time
@@ -92,6 +93,8 @@ pub struct PipelineOptions {
     /// daemon's router reads it to end a call on silence, so the VAD runs
     /// once per chunk).
     pub voice: Option<Arc<VoiceActivity>>,
+    /// A bigger model's second pass, offered every final piece (for the brief).
+    pub second_pass: Option<SecondPassFeed>,
 }
 
 /// The call's voice activity as the pipeline's segmenters see it, shared with
@@ -146,6 +149,7 @@ impl PipelineOptions {
             max_backlog: 32,
             prep: CallPrep::default(),
             voice: None,
+            second_pass: None,
         }
     }
 }
@@ -266,6 +270,9 @@ pub fn run_call<E: SpeechToText + 'static>(
         None => None,
     };
     let transcriber = Transcriber::spawn(engine, if options.realtime { 4 } else { 8 });
+    if let Some(second_pass) = &options.second_pass {
+        second_pass.follow(transcriber.load());
+    }
     let mut state = CallState {
         segmenter: CallSegmenter::new(options.segmenter.clone(), options.echo_gate, options.echo_cancel),
         coach: Coach::new(options.coach.clone(), options.prep.clone(), options.objections.clone()),
@@ -308,6 +315,9 @@ pub fn run_call<E: SpeechToText + 'static>(
         state.flush_pending(&transcriber, false)?;
         state.journal.sync_if_due()?;
     };
+    if let Some(second_pass) = &state.options.second_pass {
+        second_pass.call_ended();
+    }
     state.finish(transcriber, reason)
 }
 
@@ -473,13 +483,11 @@ impl CallState {
             return Ok(());
         }
         for (utterance, audio) in self.joined.drain(..) {
-            self.pending_finals.push_back(Job {
-                speaker: utterance.speaker,
-                start_s: utterance.start_s,
-                end_s: utterance.end_s,
-                audio,
-                is_final: true,
-            });
+            let job = Job { speaker: utterance.speaker, start_s: utterance.start_s, end_s: utterance.end_s, audio, is_final: true };
+            if let Some(second_pass) = &self.options.second_pass {
+                second_pass.offer(&job);
+            }
+            self.pending_finals.push_back(job);
         }
         self.flush_pending(transcriber, !self.options.realtime)
     }

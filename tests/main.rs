@@ -12,6 +12,7 @@ mod judgement;
 mod early_cards;
 mod transcription;
 mod real_speech;
+mod second_pass;
 mod speakerphone;
 mod server;
 mod security;

@@ -18,6 +18,16 @@ pub fn model_path() -> PathBuf {
     path
 }
 
+/// Whisper base, as `scripts/setup.sh` (`setup_base_model`) builds it into
+/// `models/` (`CALLCOACH_BASE_MODEL` points elsewhere). Tests fail without it.
+pub fn base_model_path() -> PathBuf {
+    let path = std::env::var_os("CALLCOACH_BASE_MODEL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("models/ggml-base-q8_0.bin"));
+    assert!(path.is_file(), "{} is missing: run scripts/test.sh (setup_base_model builds it)", path.display());
+    path
+}
+
 /// The CTranslate2 tiny.en directory from the PyPI package.
 pub fn ct2_dir() -> PathBuf {
     let path = std::env::var_os("CALLCOACH_CT2_DIR")

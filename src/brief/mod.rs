@@ -36,6 +36,7 @@ use crate::language::objections::{ObjectionLibrary, ObjectionType};
 use crate::prep::CallPrep;
 use crate::history::{CrmFields, HistoryError, PastCall, SqliteHistory};
 use crate::journal::{JournalError, JournalRecord};
+pub use crate::transcribe::second_pass::TranscriptSource;
 
 /// The version tag every `brief.json` carries. Bump on incompatible changes.
 pub const SCHEMA: &str = "callcoach.brief/1";
@@ -65,12 +66,17 @@ impl CallRecord {
     /// Wraps a journal; its `call_started` prep (if any) becomes the call prep.
     /// The prep is read leniently (unknown keys ignored, `contact`/`role`/`rep`/`minutes`
     /// accepted as aliases) so an old or hand-written journal still yields a brief.
-    pub fn from_journal(journal: JournalRecord) -> CallRecord {
+    pub fn from_journal(mut journal: JournalRecord) -> CallRecord {
         let prep = journal
             .prep
             .as_ref()
             .map(prep_from_json)
             .unwrap_or_default();
+        // The brief's words: a bigger model's second pass wherever it got to
+        // (transcript, quotes, email); the verdicts stay the live coach's.
+        if let Some((segments, _)) = crate::transcribe::second_pass::merged_transcript(&journal) {
+            journal.segments = segments;
+        }
         CallRecord { journal, prep }
     }
 
@@ -649,6 +655,9 @@ pub struct Brief {
     pub coaching: Vec<Coaching>,
     /// Things the brief could not know (no transcript, call cut off…).
     pub caveats: Vec<String>,
+    /// Which model's words the brief stands on, when a second pass ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transcript_source: Option<TranscriptSource>,
 }
 
 impl Brief {
@@ -748,6 +757,10 @@ pub fn build_with(
     if names.prospect_source == "placeholder" {
         caveats.push("prospect's name unknown: fill in [prospect name] before sending".to_string());
     }
+    let transcript_source = crate::transcribe::second_pass::merged_transcript(&record.journal).map(|(_, source)| source);
+    if let Some(reason) = transcript_source.as_ref().and_then(|s| s.fell_back_reason.clone()) {
+        caveats.push(reason);
+    }
     let summary = analysis::summary(outcome, &root_causes, &a, &names);
     Brief {
         schema: SCHEMA.to_string(),
@@ -772,6 +785,7 @@ pub fn build_with(
         prep_update,
         coaching,
         caveats,
+        transcript_source,
     }
 }
 

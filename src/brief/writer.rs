@@ -92,6 +92,15 @@ pub fn to_markdown(b: &Brief) -> String {
     );
     let _ = writeln!(s);
     let _ = writeln!(s, "{}", b.summary);
+    if let Some(source) = &b.transcript_source {
+        let _ = writeln!(
+            s,
+            "\nTranscript: Whisper {} (second pass) for {:.0}% of the speech{}.",
+            source.second_pass_model,
+            source.covered_share * 100.0,
+            if source.fell_back_reason.is_some() { ", the live transcript elsewhere" } else { "" }
+        );
+    }
     for c in &b.caveats {
         let _ = writeln!(s, "\n> Note: {c}");
     }

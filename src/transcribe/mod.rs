@@ -10,9 +10,12 @@
 
 pub mod agreement;
 pub mod fake;
+pub mod second_pass;
 pub mod whisper;
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Instant;
 
@@ -46,6 +49,12 @@ pub trait SpeechToText: Send {
     /// The token probabilities of the last `transcribe`, when the engine has them.
     fn last_confidence(&self) -> Option<crate::call::Confidence> {
         None
+    }
+
+    /// From now on, a `transcribe` in progress gives up soon after `abort`
+    /// is set (an error); engines that cannot stop midway ignore it.
+    fn abort_when(&mut self, abort: Arc<AtomicBool>) {
+        let _ = abort;
     }
 }
 
@@ -133,6 +142,19 @@ pub struct Transcriber {
     jobs: Option<Sender<Job>>,
     results: Receiver<Result<Transcript, TranscribeError>>,
     worker: Option<JoinHandle<()>>,
+    load: LiveLoad,
+}
+
+/// Jobs the live transcriber has accepted and not yet finished: work that a
+/// lower-priority transcriber (the second pass) waits for.
+#[derive(Debug, Clone, Default)]
+pub struct LiveLoad(Arc<AtomicUsize>);
+
+impl LiveLoad {
+    /// True when no live job is queued or being transcribed.
+    pub fn is_idle(&self) -> bool {
+        self.0.load(Ordering::Acquire) == 0
+    }
 }
 
 impl Transcriber {
@@ -141,26 +163,45 @@ impl Transcriber {
         let (job_tx, job_rx) = bounded::<Job>(queue_capacity.max(1));
         let (result_tx, result_rx) = bounded(queue_capacity.max(1) * 2 + 16);
         let lookahead = queue_capacity.max(1);
+        let load = LiveLoad::default();
+        let worker_load = load.clone();
         let worker = std::thread::Builder::new()
             .name("transcriber".into())
-            .spawn(move || run(engine, job_rx, result_tx, lookahead))
+            .spawn(move || run(engine, job_rx, result_tx, lookahead, worker_load))
             .expect("spawning the transcriber thread");
-        Transcriber { jobs: Some(job_tx), results: result_rx, worker: Some(worker) }
+        Transcriber { jobs: Some(job_tx), results: result_rx, worker: Some(worker), load }
     }
 
     /// Queues a job, waiting while the queue is full (offline use).
     pub fn submit(&self, job: Job) -> Result<(), SubmitError> {
-        self.sender()?.send(job).map_err(|_| SubmitError::Closed)
+        let sender = self.sender()?;
+        // Counted before it is sent, so the worker never finishes an uncounted job.
+        self.load.0.fetch_add(1, Ordering::AcqRel);
+        sender.send(job).map_err(|_| {
+            self.load.0.fetch_sub(1, Ordering::AcqRel);
+            SubmitError::Closed
+        })
     }
 
     /// Queues a job without waiting (live use): when transcription is behind,
     /// the job is dropped and the caller counts it.
     pub fn try_submit(&self, job: Job) -> Result<(), SubmitError> {
-        match self.sender()?.try_send(job) {
+        let sender = self.sender()?;
+        self.load.0.fetch_add(1, Ordering::AcqRel);
+        let sent = sender.try_send(job);
+        if sent.is_err() {
+            self.load.0.fetch_sub(1, Ordering::AcqRel);
+        }
+        match sent {
             Ok(()) => Ok(()),
             Err(TrySendError::Full(_)) => Err(SubmitError::Backlogged),
             Err(TrySendError::Disconnected(_)) => Err(SubmitError::Closed),
         }
+    }
+
+    /// How busy this transcriber is, for work that must wait for it.
+    pub fn load(&self) -> LiveLoad {
+        self.load.clone()
     }
 
     /// Jobs waiting to be transcribed.
@@ -209,7 +250,7 @@ impl Drop for Transcriber {
 /// `lookahead` jobs ahead: taking every queued job off the bounded queue
 /// would hide the backlog from `try_submit` and take away the back-pressure
 /// a `--speed max` replay relies on.
-fn run<E: SpeechToText>(mut engine: E, jobs: Receiver<Job>, results: Sender<Result<Transcript, TranscribeError>>, lookahead: usize) {
+fn run<E: SpeechToText>(mut engine: E, jobs: Receiver<Job>, results: Sender<Result<Transcript, TranscribeError>>, lookahead: usize, load: LiveLoad) {
     let mut pending: std::collections::VecDeque<Job> = std::collections::VecDeque::with_capacity(lookahead);
     // Each speaker's last final text, the context for their next utterance.
     let mut previous_text: [String; 2] = Default::default();
@@ -229,6 +270,7 @@ fn run<E: SpeechToText>(mut engine: E, jobs: Receiver<Job>, results: Sender<Resu
         let job = pending.pop_front().expect("pending is not empty");
         let superseded = !job.is_final && pending.iter().any(|later| later.speaker == job.speaker);
         if superseded {
+            load.0.fetch_sub(1, Ordering::AcqRel);
             continue;
         }
         let started = Instant::now();
@@ -250,6 +292,7 @@ fn run<E: SpeechToText>(mut engine: E, jobs: Receiver<Job>, results: Sender<Resu
                 context.clone_from(&transcript.segment.text);
             }
         }
+        load.0.fetch_sub(1, Ordering::AcqRel);
         if results.send(outcome).is_err() {
             return;
         }

@@ -5,6 +5,7 @@
 //! async task).
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Once};
 
 use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperState};
@@ -37,6 +38,8 @@ pub struct WhisperEngine {
     /// Token ids from here up are special (end of text, timestamps, language…).
     first_special_token: i32,
     confidence: Option<crate::call::Confidence>,
+    /// Set by another thread to stop a decode midway (see `abort_when`).
+    abort: Option<Arc<AtomicBool>>,
 }
 
 static LOGGING: Once = Once::new();
@@ -78,6 +81,7 @@ impl WhisperModel {
             padded: Vec::new(),
             first_special_token,
             confidence: None,
+            abort: None,
         })
     }
 }
@@ -187,6 +191,14 @@ impl SpeechToText for WhisperEngine {
         params.set_print_progress(false);
         params.set_print_realtime(false);
         params.set_print_timestamps(false);
+        if let Some(abort) = &self.abort {
+            // SAFETY: the callback only reads the AtomicBool, which `self.abort`
+            // keeps alive for the whole `full` call below.
+            unsafe {
+                params.set_abort_callback(Some(abort_requested));
+                params.set_abort_callback_user_data(Arc::as_ptr(abort) as *mut std::ffi::c_void);
+            }
+        }
 
         self.state
             .full(params, &self.padded)
@@ -215,5 +227,17 @@ impl SpeechToText for WhisperEngine {
     fn last_confidence(&self) -> Option<crate::call::Confidence> {
         self.confidence
     }
+
+    fn abort_when(&mut self, abort: Arc<AtomicBool>) {
+        self.abort = Some(abort);
+    }
+}
+
+/// whisper.cpp's abort callback (checked between graph nodes and decoder
+/// steps). whisper-rs's closure-taking variant passes the wrong pointer type
+/// to its trampoline, so this one is a plain function over an `AtomicBool`.
+unsafe extern "C" fn abort_requested(flag: *mut std::ffi::c_void) -> bool {
+    // SAFETY: `flag` is the `Arc<AtomicBool>` pointer set in `transcribe_after`.
+    unsafe { (*(flag as *const AtomicBool)).load(Ordering::Relaxed) }
 }
 

@@ -928,10 +928,24 @@ impl Coach {
         {
             self.proposal = None;
         }
+        if found.is_none() {
+            // "Make it five": the other side's time, moved, is now this side's proposal.
+            let pending = self.proposal.as_ref().filter(|p| p.speaker != seg.speaker).map(|p| p.step.when.clone());
+            if let Some(when) = text::counter_proposal(line, pending.as_deref()) {
+                self.proposal = Some(Proposal {
+                    step: NextStepMatch { phrase: line.to_string(), when, tentative: true, time_only: false },
+                    speaker: seg.speaker,
+                    t_s: seg.end_s,
+                });
+                return;
+            }
+        }
         if let Some(p) = self.proposal.clone().filter(|p| p.speaker != seg.speaker) {
             match &found {
                 // A firm answer, or the bare time picked from the proposal ("Thursday at eleven.").
-                Some(step) if !step.tentative || (step.time_only && !text::sentences(line).iter().any(text::sentence_is_question)) => {
+                // The bare time's own sentence must not ask: "Thursday at five, perfect.
+                // … What's your email?" picks it.
+                Some(step) if !step.tentative || (step.time_only && !text::sentences(&step.phrase).iter().any(text::sentence_is_question)) => {
                     return self.secure_next_step(step.clone(), seg.end_s, seg.speaker)
                 }
                 // A bare "great" agrees to a proposed plan, not to a date stated as a fact

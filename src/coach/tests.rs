@@ -1152,6 +1152,56 @@ fn next_steps_agreed_in_natural_words_are_secured() {
     assert!(play_default(&dodged, 10.0).record().next_step.is_none());
 }
 
+/// Closes as Whisper transcribed them on train calls (audio mode): a counter-proposal
+/// ("Make it 5") confirmed by the rep, an acceptance that lost its "fine", a time
+/// whose article and full stop are gone.
+#[test]
+fn next_steps_in_whispers_words_are_secured() {
+    let cases: Vec<Vec<Line>> = vec![
+        vec![
+            rep(1.0, 3.0, "House Thursday for."),
+            pro(4.0, 7.0, "Thursday at 4 I'm still on a job. Make it 5."),
+            rep(8.0, 11.0, "Thursday at 5 perfect, I'll send you an invite, well, your email."),
+            pro(12.0, 14.0, "It's Lewis at organ.reem.com. Dream like the color."),
+        ],
+        vec![
+            rep(1.0, 4.0, "Then could we do 20 minutes right after? Tuesday, 27, 10. 10."),
+            pro(5.0, 8.0, "Make it 11, mornings are bad, I'm doing punch, out till 10."),
+            rep(9.0, 12.0, "Tuesday, 27, 11, works. I'll send a short invite, and I ring the numbers from a line"),
+            pro(13.0, 14.0, "5, x"),
+        ],
+        vec![
+            rep(1.0, 4.0, "1 Thursday 29th work 10 o'clock your time"),
+            pro(5.0, 8.0, "Make it 10, 30, I have the sales meeting at 10."),
+            rep(9.0, 12.0, "1030, Thursday 29, 15 minutes, I'll send the invite and a one-parent graph note."),
+            pro(13.0, 14.0, "I put it on my calendar."),
+        ],
+        vec![
+            rep(1.0, 4.0, "Then I'll come, Tuesday 15th at 7 at the church, 10 minutes at the start."),
+            pro(5.0, 7.0, "Yes, seven, fellowship hall."),
+        ],
+        vec![
+            rep(1.0, 4.0, "We have customers of all sizes, honestly would be surprised, so do you have 30 minutes Friday, say 10 o'clock?"),
+            pro(5.0, 9.0, "I guess Friday at 10, I can't promise our treasure will join He's a volunteer"),
+        ],
+    ];
+    for lines in cases {
+        let played = play_default(&lines, 30.0);
+        let said: Vec<&str> = lines.iter().map(|l| l.text.as_str()).collect();
+        assert!(played.record().next_step.is_some(), "no next step secured in {said:?}");
+    }
+    let not_agreed: Vec<Vec<Line>> = vec![
+        // A counter-proposal the rep does not take up.
+        vec![rep(1.0, 3.0, "How's Thursday at four?"), pro(4.0, 7.0, "Make it 5."), rep(8.0, 11.0, "Let me check with my manager and get back to you.")],
+        // "Make it" about something else.
+        vec![rep(1.0, 3.0, "We could start Monday."), pro(4.0, 7.0, "Make it 3 seats, not 5."), rep(8.0, 11.0, "Sure, three seats.")],
+    ];
+    for lines in not_agreed {
+        let said: Vec<&str> = lines.iter().map(|l| l.text.as_str()).collect();
+        assert!(play_default(&lines, 30.0).record().next_step.is_none(), "secured in {said:?}");
+    }
+}
+
 /// The pipeline joins a speaker's utterances under `join_gap_s` into one
 /// transcription piece: its one transcript (or its loss) ends the wait for
 /// the words of every utterance in it, and of none after it.

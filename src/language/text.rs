@@ -1137,6 +1137,8 @@ const AFTER_CLOCK: &[&str] = &[
     "pm",
     "oclock",
     "on",
+    // "at 7 at the church".
+    "at",
     "tomorrow",
     "next",
     "this",
@@ -1260,6 +1262,9 @@ fn find_time(w: &[String]) -> Option<(usize, usize)> {
             // "Tuesday the 5th", "Tuesday January 5th".
             if w.get(e).is_some_and(|x| x == "the") && w.get(e + 1).is_some_and(|x| is_ordinal_token(x)) {
                 e += 2;
+            } else if w.get(e).is_some_and(|x| is_ordinal_token(x)) {
+                // Whisper drops the article: "Tuesday 15th at 7".
+                e += 1;
             } else if w.get(e).is_some_and(|x| MONTHS.contains(&x.as_str())) && w.get(e + 1).is_some_and(|d| is_day_number(d)) {
                 e += 2;
             }
@@ -1432,33 +1437,59 @@ const TENTATIVE: &[&str] = &[
 /// do refused, past or habitual times ("Tuesday doesn't work", "last Friday",
 /// "we meet every Tuesday").
 pub fn detect_next_step(text: &str) -> Option<NextStepMatch> {
-    for s in sentences(text) {
+    for mut s in sentences(text) {
+        // Whisper hears "How's Thursday…" as "House Thursday…".
+        if s.words.first().is_some_and(|w| w == "house")
+            && s.words.get(1).is_some_and(|w| WEEKDAYS.contains(&w.as_str()) || w == "tomorrow" || w == "the")
+        {
+            s.words.splice(0..1, ["how".to_string(), "is".to_string()]);
+            for c in s.clause_starts.iter_mut().skip(1) {
+                *c += 1;
+            }
+        }
         let ranges: Vec<_> = s.clause_ranges().collect();
         for (k, r) in ranges.iter().enumerate() {
             let clause = &s.words[r.clone()];
             let Some((ts, te)) = find_time(clause) else {
                 continue;
             };
+            let refuses = |c: &[String]| {
+                c.iter().enumerate().any(|(i, w)| {
+                    is_negator(w)
+                        // "no later than Friday" still commits.
+                        && !(w == "no" && c.get(i + 1).is_some_and(|n| n == "later"))
+                        // "no problem, ..." opening the clause is an agreement particle.
+                        && !(w == "no" && i == 0)
+                }) || contains_any_seq(c, &["busy", "booked up", "out of office", "off on", "away"])
+            };
             // Scope: this clause plus following clauses that add no time of their own
             // ("Tuesday at 2, if that works for you"); a new "but" clause ends it.
+            // A following clause refuses the time only when it is short or points back
+            // at it ("Friday at 10, that doesn't work"); Whisper joins sentences with
+            // commas, and "Friday at 10, I can't promise our treasurer will join"
+            // accepts the time.
             let mut scope: Vec<String> = clause.to_vec();
+            let mut negated = refuses(clause);
             for r2 in &ranges[k + 1..] {
                 let c2 = &s.words[r2.clone()];
                 if find_time(c2).is_some() || CLAUSE_OPENERS.contains(&c2[0].as_str()) {
                     break;
                 }
+                let points_back = c2.len() <= 5
+                    || c2.iter().any(|w| matches!(w.as_str(), "it" | "that" | "then" | "work" | "works" | "make" | "do"));
+                negated |= points_back && refuses(c2);
                 scope.extend_from_slice(c2);
             }
-            let negated = scope.iter().enumerate().any(|(i, w)| {
-                is_negator(w)
-                    // "no later than Friday" still commits.
-                    && !(w == "no" && scope.get(i + 1).is_some_and(|n| n == "later"))
-                    // "no problem, ..." opening the clause is an agreement particle.
-                    && !(w == "no" && i == 0)
-            }) || contains_any_seq(
-                &scope,
-                &["busy", "booked up", "out of office", "off on", "away"],
-            );
+            // The clause just before, without a time of its own, carries a speaker's
+            // plan into it ("Then I'll come, Tuesday the 15th at 7"): Whisper writes
+            // sentences joined by commas.
+            let before: Vec<String> = match k.checked_sub(1).map(|j| &s.words[ranges[j].clone()]) {
+                Some(c0) if find_time(c0).is_none() => {
+                    negated |= refuses(c0);
+                    c0.to_vec()
+                }
+                _ => Vec::new(),
+            };
             if negated
                 || scope
                     .iter()
@@ -1495,9 +1526,18 @@ pub fn detect_next_step(text: &str) -> Option<NextStepMatch> {
                     )
             });
             // "I'll send you the deck this afternoon": a deliverable, not a meeting.
-            let deliverable_only = contains_any_seq(&scope, &["send", "email you", "forward"])
-                && !contains_any_seq(&scope, MEETING_WORDS);
-            let has_commitment = !deliverable_only && COMMITMENT.iter().any(|c| contains_seq(&scope, c));
+            let deliverable = |c: &[String]| {
+                contains_any_seq(c, &["send", "email you", "forward", "get it", "get that", "get you", "have it to you", "have that to you"])
+                    && !contains_any_seq(c, MEETING_WORDS)
+            };
+            let deliverable_only = deliverable(&scope) || (deliverable(&before) && !contains_any_seq(&scope, MEETING_WORDS));
+            // From the clause before, only a speaker's plan ("I'll come", "could we"),
+            // not a bare verb ("people book, or … Thursday").
+            let planned_before = COMMITMENT
+                .iter()
+                .filter(|c| c.split(' ').next().is_some_and(|w| matches!(w, "i" | "we" | "you" | "let" | "shall" | "can" | "could" | "should" | "how" | "what")))
+                .any(|c| contains_seq(&before, c));
+            let has_commitment = !deliverable_only && (planned_before || COMMITMENT.iter().any(|c| contains_seq(&scope, c)));
             if !(has_commitment || time_only) {
                 continue;
             }
@@ -1519,13 +1559,62 @@ pub fn detect_next_step(text: &str) -> Option<NextStepMatch> {
             let tentative = sentence_is_question(&s)
                 || alternatives
                 || bare_time
-                || TENTATIVE.iter().any(|t| contains_seq(&scope, t));
+                || TENTATIVE.iter().any(|t| contains_seq(&scope, t) || contains_seq(&before, t));
             return Some(NextStepMatch {
                 phrase: s.original.clone(),
                 when: clause[ts..te].join(" "),
                 tentative,
                 time_only: bare_time,
             });
+        }
+    }
+    None
+}
+
+/// A counter-proposal to a time on the table: "Thursday at four I'm still on a job.
+/// Make it five.", "Make it ten thirty." Returns the time it proposes, the day taken
+/// from the line itself or from `pending_when` (the proposal it answers); `None`
+/// without either (a bare "make it five" about anything else), or when refused
+/// ("I can't make it 5").
+pub fn counter_proposal(text: &str, pending_when: Option<&str>) -> Option<String> {
+    let all = sentences(text);
+    let own_day = all.iter().find_map(|s| {
+        s.clauses().find_map(|c| find_time(c).map(|(a, b)| c[a..b].join(" ")))
+    });
+    // A clock time alone in the line ("the sales meeting at 10") names no day.
+    let day = own_day.as_deref().filter(|d| !d.starts_with("at ")).or(pending_when).or(own_day.as_deref())?;
+    for s in &all {
+        let w = &s.words;
+        for i in 0..w.len().saturating_sub(2) {
+            if !(w[i] == "make" && w[i + 1] == "it") {
+                continue;
+            }
+            let clause = s.clause_of(i);
+            if w[clause.start..i].iter().any(|x| is_negator(x)) {
+                continue;
+            }
+            let rest = &w[i + 2..clause.end.max(i + 2)];
+            // "Make it Friday at 10", "make it the 12th".
+            if let Some((a, b)) = find_time(rest).filter(|(a, _)| *a == 0) {
+                return Some(rest[a..b].join(" "));
+            }
+            // "Make it five", "make it 10 30": the hour on the day already named.
+            let Some(h) = rest.first().and_then(|x| number_of(x)).filter(|h| (1..=12).contains(h)) else {
+                continue;
+            };
+            let minutes = rest
+                .get(1)
+                .filter(|m| m.len() == 2 && number_of(m).is_some_and(|m| m < 60))
+                .map(|m| format!(" {m}"))
+                .unwrap_or_default();
+            // "Make it 3 seats" counts something; an hour ends the clause.
+            let after = &rest[1 + usize::from(!minutes.is_empty())..];
+            if !after.iter().all(|x| matches!(x.as_str(), "am" | "pm" | "oclock" | "then" | "instead" | "please")) {
+                continue;
+            }
+            let day_part = day.split(" at ").next().unwrap_or(day).trim();
+            let clock_only = day_part.starts_with("at ") || day_part.is_empty() || day_part == "at";
+            return Some(if clock_only { format!("at {h}{minutes}") } else { format!("{day_part} at {h}{minutes}") });
         }
     }
     None
@@ -1596,6 +1685,12 @@ pub fn is_acceptance(text: &str) -> bool {
         "no problem",
         "of course",
         "will do",
+        // Whisper's "Fine. Put it on my calendar." lost its "fine".
+        "on my calendar",
+        "on the calendar",
+        "send me the invite",
+        "send me an invite",
+        "send the invite",
         "good",
         "thanks",
         "thank you",
@@ -2014,6 +2109,45 @@ mod tests {
             m.phrase,
             "Perfect, Tuesday at 2 it is, I'll send the invite."
         );
+    }
+
+    /// Next steps as Whisper writes them: articles dropped ("Tuesday 15th"), sentences
+    /// joined with commas, "How's" heard as "House" (train calls, audio mode).
+    #[test]
+    fn next_steps_in_whispers_punctuation() {
+        let m = detect_next_step("Then I'll come, Tuesday 15th at 7 at the church, 10 minutes at the start.").unwrap();
+        assert_eq!(m.when, "tuesday 15th at 7");
+        let m = detect_next_step("I guess Friday at 10, I can't promise our treasure will join He's a volunteer").unwrap();
+        assert_eq!(m.when, "friday at 10");
+        let m = detect_next_step("House Thursday at 10 before open.").unwrap();
+        assert!(m.tentative, "a question in Whisper's words: {m:?}");
+        for refused in [
+            "Friday at 10, that doesn't work.",
+            "Friday at 10, I can't.",
+            "I can't do it, Friday at 10.",
+            "We met on Tuesday at two, I'll send the notes.",
+        ] {
+            assert!(detect_next_step(refused).is_none(), "{refused}");
+        }
+    }
+
+    #[test]
+    fn counter_proposals_move_the_time_on_the_table() {
+        assert_eq!(
+            counter_proposal("Thursday at 4 I'm still on a job. Make it 5.", None).as_deref(),
+            Some("thursday at 5")
+        );
+        assert_eq!(
+            counter_proposal("Make it 10, 30, I have the sales meeting at 10.", Some("thursday 29th")).as_deref(),
+            Some("thursday 29th at 10")
+        );
+        assert_eq!(counter_proposal("Make it 11, mornings are bad.", Some("tuesday at 10")).as_deref(), Some("tuesday at 11"));
+        assert_eq!(counter_proposal("Make it Friday at 9.", Some("thursday")).as_deref(), Some("friday at 9"));
+        // Nothing on the table, a count, a refusal.
+        assert_eq!(counter_proposal("Make it 5.", None), None);
+        assert_eq!(counter_proposal("Our trial ends Thursday. Make it 3 seats.", None), None);
+        assert_eq!(counter_proposal("I can't make it 5.", Some("thursday")), None);
+        assert_eq!(counter_proposal("Can you make it simpler?", Some("thursday")), None);
     }
 
     #[test]

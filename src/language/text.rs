@@ -1403,6 +1403,8 @@ const COMMITMENT: &[&str] = &[
     "is great",
     "is perfect",
     "is fine",
+    "is okay",
+    "is ok",
     "do it",
     "i am going to",
     "we are going to",
@@ -1630,9 +1632,30 @@ pub fn is_farewell_confirmation(text: &str) -> bool {
 /// True when a reply agrees to what was proposed ("yes, that works", "sounds good",
 /// "perfect, see you then") without refusing it ("that doesn't work for me").
 pub fn is_acceptance(text: &str) -> bool {
-    let w = words(text);
+    // The last sentence that says yes or no decides: "Let me check. Yes, that works."
+    // accepts; "Yes. Let me check my calendar and get back to you." does not.
+    // A courtesy ("Thanks.", "Bye.") agrees only when nothing before it refused: "No.
+    // Thanks." still refuses.
+    let mut courtesy = false;
+    for s in sentences(text).iter().rev() {
+        match sentence_acceptance(&s.words) {
+            Some(false) => return false,
+            Some(true) if s.words.iter().all(|w| COURTESY.contains(&w.as_str())) => courtesy = true,
+            Some(true) => return true,
+            None => {}
+        }
+    }
+    courtesy
+}
+
+/// Words that close politely without agreeing to anything in particular.
+const COURTESY: &[&str] = &["thanks", "thank", "you", "bye", "ok", "okay", "then", "so", "alright", "right"];
+
+/// `Some(true)` for a sentence that agrees, `Some(false)` for one that refuses or
+/// dodges, `None` for one that does neither.
+fn sentence_acceptance(w: &[String]) -> Option<bool> {
     if w.is_empty() {
-        return false;
+        return None;
     }
     // Any negation refuses, except the agreeing idioms "no problem" / "not a problem".
     let agreeing_negation = |i: usize| {
@@ -1655,7 +1678,7 @@ pub fn is_acceptance(text: &str) -> bool {
     )
         || (0..w.len()).any(|i| is_negator(&w[i]) && !agreeing_negation(i));
     if refused {
-        return false;
+        return Some(false);
     }
     const YES: &[&str] = &[
         "yes",
@@ -1685,6 +1708,7 @@ pub fn is_acceptance(text: &str) -> bool {
         "no problem",
         "of course",
         "will do",
+        "lovely",
         // Whisper's "Fine. Put it on my calendar." lost its "fine".
         "on my calendar",
         "on the calendar",
@@ -1696,7 +1720,7 @@ pub fn is_acceptance(text: &str) -> bool {
         "thank you",
         "bye",
     ];
-    YES.iter().any(|y| contains_seq(&w, y))
+    YES.iter().any(|y| contains_seq(w, y)).then_some(true)
 }
 
 // ---------------------------------------------------------------------------
@@ -2148,6 +2172,15 @@ mod tests {
         assert_eq!(counter_proposal("Our trial ends Thursday. Make it 3 seats.", None), None);
         assert_eq!(counter_proposal("I can't make it 5.", Some("thursday")), None);
         assert_eq!(counter_proposal("Can you make it simpler?", Some("thursday")), None);
+    }
+
+    #[test]
+    fn the_last_sentence_that_answers_decides_acceptance() {
+        assert!(is_acceptance("Let me check. Yes, that works. I'll book the small conference room."));
+        assert!(is_acceptance("Let me see. I've got the thirteenth free in the morning. Yes."));
+        assert!(!is_acceptance("Yes. Let me check my calendar and get back to you."));
+        assert!(!is_acceptance("No. Thanks."));
+        assert!(is_acceptance("Lovely. Right, I'd better go."));
     }
 
     #[test]

@@ -739,7 +739,7 @@ fn contains_seq(words: &[String], pattern: &str) -> bool {
     find_seq(words, pattern).is_some()
 }
 
-fn contains_any_seq(words: &[String], patterns: &[&str]) -> bool {
+pub(crate) fn contains_any_seq(words: &[String], patterns: &[&str]) -> bool {
     patterns.iter().any(|p| contains_seq(words, p))
 }
 
@@ -1891,7 +1891,10 @@ pub fn is_correction(text: &str) -> bool {
             }
         }
         // "X not Y" without the comma, with numbers on both sides: "200 people not 50".
-        if let Some(i) = w.iter().position(|x| x == "not") {
+        // "Six still isn't zero" argues; it corrects nothing.
+        if let Some(i) = w.iter().position(|x| x == "not").filter(|&i| {
+            !(i > 0 && matches!(w[i - 1].as_str(), "is" | "are" | "was" | "were" | "still" | "does" | "do"))
+        }) {
             let before_num = w[..i].iter().any(|x| is_number(x));
             if before_num && w.get(i + 1).is_some_and(|x| is_number(x)) {
                 return true;
@@ -2172,6 +2175,12 @@ mod tests {
         assert_eq!(counter_proposal("Our trial ends Thursday. Make it 3 seats.", None), None);
         assert_eq!(counter_proposal("I can't make it 5.", Some("thursday")), None);
         assert_eq!(counter_proposal("Can you make it simpler?", Some("thursday")), None);
+    }
+
+    #[test]
+    fn arguing_with_a_number_is_no_correction() {
+        assert!(!is_correction("Six still isn't zero."));
+        assert!(is_correction("We have 200 people not 50."));
     }
 
     #[test]

@@ -47,16 +47,23 @@ pub(super) fn findings(a: &mut Analysis, sentences: &[Vec<Sentence>], config: &B
                     continue;
                 }
                 let pss = &sentences[i - 1];
+                // A claim is about the product or the facts, not the rep's own plan ("I'll
+                // send the invite to this number": "actually, use the main one" corrects
+                // no knowledge).
                 let claim = pss
                     .iter()
                     .rev()
-                    .find(|s| !text::sentence_is_question(s) && s.words.len() >= 4);
+                    .find(|s| {
+                        let plan = matches!(s.words.get(..2), Some([a, b]) if (a == "i" && b == "will") || (a == "let" && b == "me"));
+                        !text::sentence_is_question(s) && s.words.len() >= 4 && !plan
+                    });
                 let rep_asked = pss.last().is_some_and(text::sentence_is_question);
                 let ss = &sentences[i];
                 // An inconsistent answer ("earlier you said ten thousand, now it's twelve").
+                // "…from what you just said" cites the rep in agreement; it notes no change.
                 if let Some(s) = ss.iter().find(|s| {
-                    has_any(&s.words, &lex.answer_changed)
-                    .is_some()
+                    has_any(&s.words, &lex.answer_changed).is_some()
+                        && !text::contains_any_seq(&s.words, &["from what you just said", "as you just said", "like you just said"])
                 }) {
                     a.flags.inconsistent_answer = Some(s.original.clone());
                     let unresolved = a

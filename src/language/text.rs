@@ -1262,6 +1262,10 @@ fn find_time(w: &[String]) -> Option<(usize, usize)> {
             // "Tuesday the 5th", "Tuesday January 5th".
             if w.get(e).is_some_and(|x| x == "the") && w.get(e + 1).is_some_and(|x| is_ordinal_token(x)) {
                 e += 2;
+                // "Tuesday the 30th of March at 10".
+                if w.get(e).is_some_and(|x| x == "of") && w.get(e + 1).is_some_and(|m| MONTHS.contains(&m.as_str())) {
+                    e += 2;
+                }
             } else if w.get(e).is_some_and(|x| is_ordinal_token(x)) {
                 // Whisper drops the article: "Tuesday 15th at 7".
                 e += 1;
@@ -1376,6 +1380,8 @@ const COMMITMENT: &[&str] = &[
     "are open",
     "am free",
     "is free",
+    "are you free",
+    "you free",
     "works",
     "work",
     "sounds",
@@ -2175,6 +2181,16 @@ mod tests {
         assert_eq!(counter_proposal("Our trial ends Thursday. Make it 3 seats.", None), None);
         assert_eq!(counter_proposal("I can't make it 5.", Some("thursday")), None);
         assert_eq!(counter_proposal("Can you make it simpler?", Some("thursday")), None);
+    }
+
+    #[test]
+    fn dates_with_their_month_and_named_availability() {
+        let m = detect_next_step("Say Tuesday the thirtieth of March at ten, or Thursday the first of April at two?").unwrap();
+        assert_eq!(m.when, "tuesday the 30th of march at 10");
+        assert!(m.tentative);
+        // "I've got a board meeting Tuesday": having a time is no availability.
+        assert!(detect_next_step("I've got a board meeting Tuesday and they're going to ask me about this, so.").is_none());
+        assert!(detect_next_step("Are you free Wednesday the ninth?").is_some_and(|m| m.tentative));
     }
 
     #[test]

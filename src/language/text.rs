@@ -1212,6 +1212,8 @@ fn clock_at(w: &[String], i: usize) -> Option<usize> {
             None => Some(end),
             Some(next) if matches!(next.as_str(), "am" | "pm" | "oclock") => Some(end + 1),
             Some(next) if AFTER_CLOCK.contains(&next.as_str()) => Some(end),
+            // "at 2 30 15 minutes": a duration follows the time (Whisper drops the commas).
+            Some(next) if is_number(next) && w.get(end + 1).is_some_and(|m| matches!(m.as_str(), "minutes" | "minute" | "mins")) => Some(end),
             Some(next) if is_number(next) => None,
             // "at 3 sites", "at 2 locations": a count, not a time.
             Some(_) => None,
@@ -1507,6 +1509,8 @@ pub fn detect_next_step(text: &str) -> Option<NextStepMatch> {
             }
             let time_only = clause.iter().enumerate().all(|(i, w)| {
                 (ts..te).contains(&i)
+                    // A duration: "15 minutes", "twenty minutes".
+                    || (is_number(w) && clause.get(i + 1).is_some_and(|m| matches!(m.as_str(), "minutes" | "minute" | "mins")))
                     || matches!(
                         w.as_str(),
                         "then"
@@ -2191,6 +2195,9 @@ mod tests {
         // "I've got a board meeting Tuesday": having a time is no availability.
         assert!(detect_next_step("I've got a board meeting Tuesday and they're going to ask me about this, so.").is_none());
         assert!(detect_next_step("Are you free Wednesday the ninth?").is_some_and(|m| m.tentative));
+        let m = detect_next_step("Wednesday the 9th at 2 30 15 minutes. Should I include your quality lead?").unwrap();
+        assert_eq!(m.when, "wednesday the 9th at 2 30");
+        assert!(m.time_only, "a bare time with its duration: {m:?}");
     }
 
     #[test]

@@ -739,7 +739,7 @@ fn contains_seq(words: &[String], pattern: &str) -> bool {
     find_seq(words, pattern).is_some()
 }
 
-pub(crate) fn contains_any_seq(words: &[String], patterns: &[&str]) -> bool {
+fn contains_any_seq(words: &[String], patterns: &[&str]) -> bool {
     patterns.iter().any(|p| contains_seq(words, p))
 }
 
@@ -1625,7 +1625,7 @@ pub fn counter_proposal(text: &str, pending_when: Option<&str>) -> Option<String
                 continue;
             }
             let day_part = day.split(" at ").next().unwrap_or(day).trim();
-            let clock_only = day_part.starts_with("at ") || day_part.is_empty() || day_part == "at";
+            let clock_only = day_part.is_empty() || day_part.starts_with("at ");
             return Some(if clock_only { format!("at {h}{minutes}") } else { format!("{day_part} at {h}{minutes}") });
         }
     }

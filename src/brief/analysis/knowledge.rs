@@ -11,8 +11,8 @@ use crate::language::text::{self, Sentence};
 use super::{clip, has_any, Analysis, Finding, PhraseList, LEXICON};
 
 lexicon_table!(
-    explicit_corrections: PhraseList, answer_changed: PhraseList, admissions: PhraseList,
-    distrust: PhraseList
+    explicit_corrections: PhraseList, answer_changed: PhraseList, agreeing_citations: PhraseList,
+    admissions: PhraseList, distrust: PhraseList
 );
 
 /// The product_knowledge findings (see the module documentation).
@@ -60,10 +60,8 @@ pub(super) fn findings(a: &mut Analysis, sentences: &[Vec<Sentence>], config: &B
                 let rep_asked = pss.last().is_some_and(text::sentence_is_question);
                 let ss = &sentences[i];
                 // An inconsistent answer ("earlier you said ten thousand, now it's twelve").
-                // "…from what you just said" cites the rep in agreement; it notes no change.
                 if let Some(s) = ss.iter().find(|s| {
-                    has_any(&s.words, &lex.answer_changed).is_some()
-                        && !text::contains_any_seq(&s.words, &["from what you just said", "as you just said", "like you just said"])
+                    has_any(&s.words, &lex.answer_changed).is_some() && has_any(&s.words, &lex.agreeing_citations).is_none()
                 }) {
                     a.flags.inconsistent_answer = Some(s.original.clone());
                     let unresolved = a

@@ -4,6 +4,7 @@
 //! ```text
 //! text        normalisation (contractions, numbers as digits, fillers), sentences and
 //!             clauses, stems, negation, questions, next steps, deferrals, corrections
+//!             (their word lists: config/language.toml)
 //! objections  the objection library (config/objections.toml) and its phrase matcher
 //! stance      objections in context: cue classes (config/stance.toml), the rep turn
 //!             answered, library hits -> a trained linear model (config/stance_model.json)

@@ -5,6 +5,13 @@
 //! Pure functions without state, callable from any thread. The input is Whisper output,
 //! so every rule tolerates missing punctuation, dropped apostrophes ("dont", "ill"),
 //! numbers written as words ("thirty minutes", "the fourteenth") and small misspellings.
+//!
+//! The phrase lists these readers use are data, `config/language.toml`; the grammar
+//! around them (weekdays, months, clock times, negation, clauses) is code.
+
+use std::sync::OnceLock;
+
+use serde::Deserialize;
 
 /// One sentence of a transcript line, normalised, with its clause boundaries.
 #[derive(Debug, Clone, PartialEq)]
@@ -739,8 +746,8 @@ fn contains_seq(words: &[String], pattern: &str) -> bool {
     find_seq(words, pattern).is_some()
 }
 
-fn contains_any_seq(words: &[String], patterns: &[&str]) -> bool {
-    patterns.iter().any(|p| contains_seq(words, p))
+fn contains_any_seq<P: AsRef<str>>(words: &[String], patterns: &[P]) -> bool {
+    patterns.iter().any(|p| contains_seq(words, p.as_ref()))
 }
 
 fn is_number(w: &str) -> bool {
@@ -1093,6 +1100,71 @@ fn is_tag(clause: &[String], after_comma: bool) -> bool {
 }
 
 // ---------------------------------------------------------------------------
+// Word lists (config/language.toml)
+// ---------------------------------------------------------------------------
+
+/// The phrase data the next-step, acceptance, deferral and correction readers use
+/// (`config/language.toml`); the grammar around them stays in this file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Lexicon {
+    next_step: NextStepWords,
+    acceptance: AcceptanceWords,
+    deferrals: DeferralWords,
+    corrections: CorrectionWords,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NextStepWords {
+    after_clock: Vec<String>,
+    past_or_recurring: Vec<String>,
+    meeting_words: Vec<String>,
+    commitment: Vec<String>,
+    plan_openers: Vec<String>,
+    tentative: Vec<String>,
+    refusals: Vec<String>,
+    points_back: Vec<String>,
+    deliverables: Vec<String>,
+    time_fillers: Vec<String>,
+    bare_time_plans: Vec<String>,
+    farewells: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AcceptanceWords {
+    yes: Vec<String>,
+    dodges: Vec<String>,
+    courtesy: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeferralWords {
+    phrases: Vec<String>,
+    not_deferrals: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CorrectionWords {
+    phrases: Vec<String>,
+    not_contrast: Vec<String>,
+}
+
+const LEXICON_TOML: &str = include_str!("../../config/language.toml");
+
+fn lexicon() -> &'static Lexicon {
+    static LEXICON: OnceLock<Lexicon> = OnceLock::new();
+    LEXICON.get_or_init(|| toml::from_str(LEXICON_TOML).expect("config/language.toml is valid (tested)"))
+}
+
+fn has_word(list: &[String], word: &str) -> bool {
+    list.iter().any(|w| w == word)
+}
+
+// ---------------------------------------------------------------------------
 // Next steps
 // ---------------------------------------------------------------------------
 
@@ -1131,64 +1203,6 @@ fn is_day_number(w: &str) -> bool {
     is_ordinal_token(w) || number_of(w).is_some_and(|d| (1..=31).contains(&d))
 }
 
-/// Words that may follow "at N" in a clock time ("at 2 works", "at 2 on Friday").
-const AFTER_CLOCK: &[&str] = &[
-    "am",
-    "pm",
-    "oclock",
-    "on",
-    // "at 7 at the church".
-    "at",
-    "tomorrow",
-    "next",
-    "this",
-    "works",
-    "work",
-    "then",
-    "that",
-    "is",
-    "sounds",
-    "for",
-    "and",
-    "your",
-    "my",
-    "eastern",
-    "pacific",
-    "central",
-    "et",
-    "pt",
-    "ct",
-    "est",
-    "pst",
-    "gmt",
-    "utc",
-    "cet",
-    "bst",
-    "sharp",
-    "ok",
-    "okay",
-    "today",
-    "tonight",
-    "monday",
-    "tuesday",
-    "wednesday",
-    "thursday",
-    "friday",
-    "saturday",
-    "sunday",
-    "time",
-    "would",
-    "could",
-    "or",
-    "if",
-    "good",
-    "great",
-    "perfect",
-    "fine",
-    "it",
-    "with",
-    "to",
-];
 
 /// A clock time at `i` ("at 2", "at 2 30", "2 pm", "noon"); returns its end index.
 fn clock_at(w: &[String], i: usize) -> Option<usize> {
@@ -1211,7 +1225,7 @@ fn clock_at(w: &[String], i: usize) -> Option<usize> {
         match w.get(end) {
             None => Some(end),
             Some(next) if matches!(next.as_str(), "am" | "pm" | "oclock") => Some(end + 1),
-            Some(next) if AFTER_CLOCK.contains(&next.as_str()) => Some(end),
+            Some(next) if has_word(&lexicon().next_step.after_clock, next) => Some(end),
             // "at 2 30 15 minutes": a duration follows the time (Whisper drops the commas).
             Some(next) if is_number(next) && w.get(end + 1).is_some_and(|m| matches!(m.as_str(), "minutes" | "minute" | "mins")) => Some(end),
             Some(next) if is_number(next) => None,
@@ -1327,118 +1341,8 @@ fn find_time(w: &[String]) -> Option<(usize, usize)> {
     None
 }
 
-/// Words that mark a time as past or habitual rather than a plan.
-const PAST_OR_RECURRING: &[&str] = &[
-    "last",
-    "ago",
-    "yesterday",
-    "every",
-    "each",
-    "had",
-    "did",
-    "was",
-    "were",
-    "met",
-    "mondays",
-    "tuesdays",
-    "wednesdays",
-    "thursdays",
-    "fridays",
-    "usually",
-    "typically",
-    "always",
-    "used",
-];
 
-/// Words and phrases that commit to the time: a plan, an action, or agreement.
-/// Words that make a day-less clock time a meeting ("call at 2").
-const MEETING_WORDS: &[&str] = &[
-    "call", "meet", "meeting", "demo", "talk", "chat", "speak", "session", "book", "invite", "calendar",
-    "walkthrough", "review", "see you", "zoom", "teams",
-];
 
-const COMMITMENT: &[&str] = &[
-    "i will",
-    "we will",
-    "you will",
-    "i can",
-    "we can",
-    // An offer of times: "I could do Thursday at 11 or Friday at 9" (tentative below).
-    "could do",
-    "let us",
-    "shall we",
-    "can we",
-    "could we",
-    "should we",
-    "how about",
-    "what about",
-    // "How is Tuesday the tenth at two?", "Could you do the seventh?" (tentative below).
-    "how is",
-    "how does",
-    "could you",
-    "can you do",
-    // Availability that takes a proposed time: "Thursday at eleven she's open".
-    "is open",
-    "are open",
-    "am free",
-    "is free",
-    "are you free",
-    "you free",
-    "works",
-    "work",
-    "sounds",
-    "see you",
-    "talk then",
-    "speak then",
-    "talk to you",
-    "speak to you",
-    "book",
-    "booked",
-    "schedule",
-    "scheduled",
-    "send an invite",
-    "send you an invite",
-    "send the invite",
-    "put",
-    "pencil",
-    "set up",
-    "lock",
-    "confirm",
-    "invite",
-    "calendar",
-    "meet",
-    "is good",
-    "is great",
-    "is perfect",
-    "is fine",
-    "is okay",
-    "is ok",
-    "do it",
-    "i am going to",
-    "we are going to",
-    "i will be",
-    "follow up",
-    "reconnect",
-    "call you",
-    "demo",
-    "sign",
-];
-
-/// Words that mark a proposal rather than an agreement.
-const TENTATIVE: &[&str] = &[
-    "how is",
-    "how does",
-    "could you",
-    "can you do",
-    "maybe",
-    "perhaps",
-    "might",
-    "how about",
-    "what about",
-    "possibly",
-    "probably",
-    "could do",
-];
 
 /// Finds a concrete next step: a specific day, date or time together with an action or
 /// agreement ("Tuesday at 2 works", "let's book 30 minutes on Friday", "I'll send the
@@ -1447,6 +1351,7 @@ const TENTATIVE: &[&str] = &[
 /// do refused, past or habitual times ("Tuesday doesn't work", "last Friday",
 /// "we meet every Tuesday").
 pub fn detect_next_step(text: &str) -> Option<NextStepMatch> {
+    let lex = &lexicon().next_step;
     for mut s in sentences(text) {
         // Whisper hears "How's Thursday…" as "House Thursday…".
         if s.words.first().is_some_and(|w| w == "house")
@@ -1470,7 +1375,7 @@ pub fn detect_next_step(text: &str) -> Option<NextStepMatch> {
                         && !(w == "no" && c.get(i + 1).is_some_and(|n| n == "later"))
                         // "no problem, ..." opening the clause is an agreement particle.
                         && !(w == "no" && i == 0)
-                }) || contains_any_seq(c, &["busy", "booked up", "out of office", "off on", "away"])
+                }) || contains_any_seq(c, &lex.refusals)
             };
             // Scope: this clause plus following clauses that add no time of their own
             // ("Tuesday at 2, if that works for you"); a new "but" clause ends it.
@@ -1486,7 +1391,7 @@ pub fn detect_next_step(text: &str) -> Option<NextStepMatch> {
                     break;
                 }
                 let points_back = c2.len() <= 5
-                    || c2.iter().any(|w| matches!(w.as_str(), "it" | "that" | "then" | "work" | "works" | "make" | "do"));
+                    || c2.iter().any(|w| has_word(&lex.points_back, w));
                 negated |= points_back && refuses(c2);
                 scope.extend_from_slice(c2);
             }
@@ -1503,7 +1408,7 @@ pub fn detect_next_step(text: &str) -> Option<NextStepMatch> {
             if negated
                 || scope
                     .iter()
-                    .any(|w| PAST_OR_RECURRING.contains(&w.as_str()))
+                    .any(|w| has_word(&lex.past_or_recurring, w))
             {
                 continue;
             }
@@ -1511,45 +1416,21 @@ pub fn detect_next_step(text: &str) -> Option<NextStepMatch> {
                 (ts..te).contains(&i)
                     // A duration: "15 minutes", "twenty minutes".
                     || (is_number(w) && clause.get(i + 1).is_some_and(|m| matches!(m.as_str(), "minutes" | "minute" | "mins")))
-                    || matches!(
-                        w.as_str(),
-                        "then"
-                            | "say"
-                            | "or"
-                            | "ok"
-                            | "okay"
-                            | "great"
-                            | "perfect"
-                            | "sure"
-                            | "yes"
-                            | "yeah"
-                            | "so"
-                            | "and"
-                            | "for"
-                            | "30"
-                            | "minutes"
-                            | "minute"
-                            | "a"
-                            | "call"
-                            // "Okay, talk Thursday.", "Talk on the ninth."
-                            | "talk"
-                            | "speak"
-                            | "on"
-                    )
+                    || has_word(&lex.time_fillers, w)
             });
             // "I'll send you the deck this afternoon": a deliverable, not a meeting.
             let deliverable = |c: &[String]| {
-                contains_any_seq(c, &["send", "email you", "forward", "get it", "get that", "get you", "have it to you", "have that to you"])
-                    && !contains_any_seq(c, MEETING_WORDS)
+                contains_any_seq(c, &lex.deliverables) && !contains_any_seq(c, &lex.meeting_words)
             };
-            let deliverable_only = deliverable(&scope) || (deliverable(&before) && !contains_any_seq(&scope, MEETING_WORDS));
+            let deliverable_only = deliverable(&scope) || (deliverable(&before) && !contains_any_seq(&scope, &lex.meeting_words));
             // From the clause before, only a speaker's plan ("I'll come", "could we"),
             // not a bare verb ("people book, or … Thursday").
-            let planned_before = COMMITMENT
+            let planned_before = lex
+                .commitment
                 .iter()
-                .filter(|c| c.split(' ').next().is_some_and(|w| matches!(w, "i" | "we" | "you" | "let" | "shall" | "can" | "could" | "should" | "how" | "what")))
+                .filter(|c| c.split(' ').next().is_some_and(|w| has_word(&lex.plan_openers, w)))
                 .any(|c| contains_seq(&before, c));
-            let has_commitment = !deliverable_only && (planned_before || COMMITMENT.iter().any(|c| contains_seq(&scope, c)));
+            let has_commitment = !deliverable_only && (planned_before || contains_any_seq(&scope, &lex.commitment));
             if !(has_commitment || time_only) {
                 continue;
             }
@@ -1561,17 +1442,18 @@ pub fn detect_next_step(text: &str) -> Option<NextStepMatch> {
             // A bare clock time ("at 5") without a day needs an action word to be a plan:
             // "selling out at five is fine" is no meeting.
             let day_less_clock = clause[ts..te].first().is_some_and(|w| w == "at");
-            if day_less_clock && !contains_any_seq(&scope, MEETING_WORDS) {
+            if day_less_clock && !contains_any_seq(&scope, &lex.meeting_words) {
                 continue;
             }
             // "Okay, talk Thursday." plans a call; "July first." only names a date.
             let bare_time = time_only
                 && !has_commitment
-                && !scope.iter().any(|w| matches!(w.as_str(), "talk" | "speak" | "call"));
+                && !scope.iter().any(|w| has_word(&lex.bare_time_plans, w));
             let tentative = sentence_is_question(&s)
                 || alternatives
                 || bare_time
-                || TENTATIVE.iter().any(|t| contains_seq(&scope, t) || contains_seq(&before, t));
+                || contains_any_seq(&scope, &lex.tentative)
+                || contains_any_seq(&before, &lex.tentative);
             return Some(NextStepMatch {
                 phrase: s.original.clone(),
                 when: clause[ts..te].join(" "),
@@ -1636,12 +1518,13 @@ pub fn counter_proposal(text: &str, pending_when: Option<&str>) -> Option<String
 /// ninth then."): said at the close, it confirms a plan both sides already made.
 pub fn is_farewell_confirmation(text: &str) -> bool {
     let w = words(text);
-    contains_any_seq(&w, &["see you", "talk then", "talk on", "talk to you on", "speak on", "speak then", "see everyone"])
+    contains_any_seq(&w, &lexicon().next_step.farewells)
 }
 
 /// True when a reply agrees to what was proposed ("yes, that works", "sounds good",
 /// "perfect, see you then") without refusing it ("that doesn't work for me").
 pub fn is_acceptance(text: &str) -> bool {
+    let lex = &lexicon().acceptance;
     // The last sentence that says yes or no decides: "Let me check. Yes, that works."
     // accepts; "Yes. Let me check my calendar and get back to you." does not.
     // A courtesy ("Thanks.", "Bye.") agrees only when nothing before it refused: "No.
@@ -1650,7 +1533,7 @@ pub fn is_acceptance(text: &str) -> bool {
     for s in sentences(text).iter().rev() {
         match sentence_acceptance(&s.words) {
             Some(false) => return false,
-            Some(true) if s.words.iter().all(|w| COURTESY.contains(&w.as_str())) => courtesy = true,
+            Some(true) if s.words.iter().all(|w| has_word(&lex.courtesy, w)) => courtesy = true,
             Some(true) => return true,
             None => {}
         }
@@ -1658,8 +1541,6 @@ pub fn is_acceptance(text: &str) -> bool {
     courtesy
 }
 
-/// Words that close politely without agreeing to anything in particular.
-const COURTESY: &[&str] = &["thanks", "thank", "you", "bye", "ok", "okay", "then", "so", "alright", "right"];
 
 /// `Some(true)` for a sentence that agrees, `Some(false)` for one that refuses or
 /// dodges, `None` for one that does neither.
@@ -1678,214 +1559,41 @@ fn sentence_acceptance(w: &[String]) -> Option<bool> {
     };
     // Dodges: "let me look at my calendar and get back to you", "maybe", "let's see
     // what you send first" leave the proposal open.
-    let refused = contains_any_seq(
-        &w,
-        &[
-            "busy", "no good", "maybe", "get back to you", "let you know", "let me look", "let me check",
-            "let me see", "let us see", "we will see", "possibly", "depends",
-            "think about it", "check my calendar", "look at my calendar", "circle back",
-        ],
-    )
+    let refused = contains_any_seq(w, &lexicon().acceptance.dodges)
         || (0..w.len()).any(|i| is_negator(&w[i]) && !agreeing_negation(i));
     if refused {
         return Some(false);
     }
-    const YES: &[&str] = &[
-        "yes",
-        "yeah",
-        "yep",
-        "yup",
-        "sure",
-        "sounds good",
-        "sounds great",
-        "that works",
-        "works for me",
-        "works",
-        "perfect",
-        "great",
-        "let us do it",
-        "let us do that",
-        "book it",
-        "deal",
-        "absolutely",
-        "definitely",
-        "ok",
-        "okay",
-        "see you then",
-        "talk then",
-        "looking forward",
-        "fine",
-        "no problem",
-        "of course",
-        "will do",
-        "lovely",
-        // Whisper's "Fine. Put it on my calendar." lost its "fine".
-        "on my calendar",
-        "on the calendar",
-        "send me the invite",
-        "send me an invite",
-        "send the invite",
-        "good",
-        "thanks",
-        "thank you",
-        "bye",
-    ];
-    YES.iter().any(|y| contains_seq(w, y)).then_some(true)
+    contains_any_seq(w, &lexicon().acceptance.yes).then_some(true)
 }
 
 // ---------------------------------------------------------------------------
 // Deferrals and corrections
 // ---------------------------------------------------------------------------
 
-const DEFERRALS: &[&str] = &[
-    "i will check",
-    "let me check",
-    "i will have to check",
-    "i would have to check",
-    "i need to check",
-    "i will need to check",
-    "i would need to check",
-    "get back to you",
-    "i will find out",
-    "let me find out",
-    "i will double check",
-    "let me double check",
-    "i would have to ask",
-    "i will have to ask",
-    "i would need to ask",
-    "i need to ask",
-    "i will ask",
-    "let me ask",
-    "i am not sure",
-    "not sure off the top of my head",
-    "off the top of my head",
-    "i do not know",
-    "i do not have that",
-    "i will look into",
-    "let me look into",
-    "i would need to confirm",
-    "i will need to confirm",
-    "let me confirm",
-    "i will confirm",
-    "i will follow up on that",
-    "i will circle back on that",
-    "i would have to look",
-    "i will have to look",
-    "i do not have the answer",
-    "i will have to get back",
-    "i will loop in",
-    "i would have to get",
-    "not sure i can answer",
-];
 
-/// Phrases that look like deferrals but are not about missing knowledge.
-const NOT_DEFERRALS: &[&str] = &[
-    "check my calendar",
-    "check the calendar",
-    "check calendars",
-    "check in",
-    "not sure i follow",
-    "not sure i understand",
-    "not sure what you mean",
-    "i will ask you",
-    "let me ask you",
-    "i will ask a",
-    "let me ask a",
-    "i will check back in",
-];
 
 /// True when the speaker puts off an answer they should know ("I'll check on that",
 /// "let me get back to you on that", "I'm not sure, I'd have to ask"). Meant for the
 /// rep's lines: several of these point at a product-knowledge gap.
 pub fn is_deferral(text: &str) -> bool {
+    let lex = &lexicon().deferrals;
     sentences(text).iter().any(|s| {
-        DEFERRALS.iter().any(|d| contains_seq(&s.words, d))
-            && !NOT_DEFERRALS.iter().any(|d| contains_seq(&s.words, d))
+        contains_any_seq(&s.words, &lex.phrases) && !contains_any_seq(&s.words, &lex.not_deferrals)
     })
 }
 
-const CORRECTIONS: &[&str] = &[
-    "that is not right",
-    "that is not correct",
-    "that is not true",
-    "that is not accurate",
-    "that is incorrect",
-    "that is wrong",
-    "that is not quite right",
-    "not quite",
-    "you have that wrong",
-    "you got that wrong",
-    "you have got that wrong",
-    "that is not what i said",
-    "i never said",
-    "we never said",
-    "that is not how",
-    "that is not the case",
-    "actually no",
-    "no actually",
-    "that is not what we",
-    "you are mistaken",
-    "that is a mistake",
-    "not what i meant",
-    "i did not say",
-    "we did not say",
-    "that is outdated",
-    "that is old",
-    "that is odd",
-    "that does not match",
-    "i do not think that is right",
-    "i do not think that is true",
-    "are you sure about that",
-    "that is not what your",
-    "that is not what the",
-    "your website says",
-    "your site says",
-    "i was told",
-    "that contradicts",
-];
 
-/// Words that, after a contrastive "not", show it is not a correction ("not really", "not yet").
-const NOT_CONTRAST: &[&str] = &[
-    "really",
-    "yet",
-    "sure",
-    "at",
-    "bad",
-    "now",
-    "this",
-    "that",
-    "quite",
-    "so",
-    "too",
-    "much",
-    "exactly",
-    "necessarily",
-    "always",
-    "right",
-    "even",
-    "only",
-    "just",
-    "a",
-    "an",
-    "the",
-    "for",
-    "in",
-    "today",
-    "ready",
-    "interested",
-    "great",
-    "ideal",
-    "to",
-];
 
 /// True when the speaker corrects what was said to them: "actually, that's not right",
 /// "no, we have 200 people, not 50", "we're on HubSpot, not Salesforce", "actually it's
 /// 200 seats". Agreeing ("actually, that sounds great") or declining ("no, we don't need
 /// it") is not a correction. Meant for the prospect's lines.
 pub fn is_correction(text: &str) -> bool {
+    let lex = &lexicon().corrections;
     for s in sentences(text) {
         let w = &s.words;
-        if CORRECTIONS.iter().any(|c| contains_seq(w, c)) {
+        if contains_any_seq(w, &lex.phrases) {
             return true;
         }
         // "X, not Y": a short clause starting with "not" after another clause.
@@ -1895,7 +1603,7 @@ pub fn is_correction(text: &str) -> bool {
                 && c.len() >= 2
                 && c.len() <= 4
                 && c[0] == "not"
-                && !NOT_CONTRAST.contains(&c[1].as_str())
+                && !has_word(&lex.not_contrast, &c[1])
             {
                 return true;
             }
@@ -1947,6 +1655,52 @@ fn skip_fillers_and(w: &[String], skip: &[&str]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_word_lists_parse_and_every_entry_is_normalised_text() {
+        let lex = lexicon();
+        let lists: [(&str, &[String]); 19] = [
+            ("next_step.after_clock", &lex.next_step.after_clock),
+            ("next_step.past_or_recurring", &lex.next_step.past_or_recurring),
+            ("next_step.meeting_words", &lex.next_step.meeting_words),
+            ("next_step.commitment", &lex.next_step.commitment),
+            ("next_step.plan_openers", &lex.next_step.plan_openers),
+            ("next_step.tentative", &lex.next_step.tentative),
+            ("next_step.refusals", &lex.next_step.refusals),
+            ("next_step.points_back", &lex.next_step.points_back),
+            ("next_step.deliverables", &lex.next_step.deliverables),
+            ("next_step.time_fillers", &lex.next_step.time_fillers),
+            ("next_step.bare_time_plans", &lex.next_step.bare_time_plans),
+            ("next_step.farewells", &lex.next_step.farewells),
+            ("acceptance.yes", &lex.acceptance.yes),
+            ("acceptance.dodges", &lex.acceptance.dodges),
+            ("acceptance.courtesy", &lex.acceptance.courtesy),
+            ("deferrals.phrases", &lex.deferrals.phrases),
+            ("deferrals.not_deferrals", &lex.deferrals.not_deferrals),
+            ("corrections.phrases", &lex.corrections.phrases),
+            ("corrections.not_contrast", &lex.corrections.not_contrast),
+        ];
+        for (name, list) in lists {
+            assert!(!list.is_empty(), "{name} is empty");
+            for entry in list {
+                // An entry the normaliser would rewrite ("I'll", "two") could never match.
+                assert_eq!(&normalize(entry), entry, "{name}: entry is not normalised text");
+            }
+        }
+        // The one-word lists are compared word by word.
+        for (name, list) in [
+            ("after_clock", &lex.next_step.after_clock),
+            ("past_or_recurring", &lex.next_step.past_or_recurring),
+            ("plan_openers", &lex.next_step.plan_openers),
+            ("points_back", &lex.next_step.points_back),
+            ("time_fillers", &lex.next_step.time_fillers),
+            ("bare_time_plans", &lex.next_step.bare_time_plans),
+            ("courtesy", &lex.acceptance.courtesy),
+            ("not_contrast", &lex.corrections.not_contrast),
+        ] {
+            assert!(list.iter().all(|w| !w.contains(' ')), "{name} holds a phrase, not one word");
+        }
+    }
 
     #[test]
     fn normalises_contractions_numbers_and_punctuation() {

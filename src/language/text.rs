@@ -440,6 +440,18 @@ fn fold_numbers(words: Vec<String>) -> Vec<String> {
 const CLAUSE_OPENERS: &[&str] = &["but", "although", "though", "however"];
 
 /// Splits a transcript line into normalised sentences.
+/// Whisper hears a sentence-opening "How's Thursday…" as "House Thursday…"; every
+/// reader (next steps, questions, the stance model) sees the repaired words.
+fn repair_misheard_opening(words: &mut Vec<String>, clause_starts: &mut [usize]) {
+    let opens_a_time = |w: &String| WEEKDAYS.contains(&w.as_str()) || w == "tomorrow" || w == "the";
+    if words.first().is_some_and(|w| w == "house") && words.get(1).is_some_and(opens_a_time) {
+        words.splice(0..1, ["how".to_string(), "is".to_string()]);
+        for c in clause_starts.iter_mut().skip(1) {
+            *c += 1;
+        }
+    }
+}
+
 pub fn sentences(text: &str) -> Vec<Sentence> {
     let original: Vec<char> = text.chars().collect();
     // One lowercase char per original char, so sentence spans index both.
@@ -480,6 +492,7 @@ pub fn sentences(text: &str) -> Vec<Sentence> {
                 clause_starts.push(words.len());
                 words.extend(c);
             }
+            repair_misheard_opening(&mut words, &mut clause_starts);
             let original_text: String = original[start.min(end)..end]
                 .iter()
                 .collect::<String>()
@@ -1352,16 +1365,7 @@ fn find_time(w: &[String]) -> Option<(usize, usize)> {
 /// "we meet every Tuesday").
 pub fn detect_next_step(text: &str) -> Option<NextStepMatch> {
     let lex = &lexicon().next_step;
-    for mut s in sentences(text) {
-        // Whisper hears "How's Thursday…" as "House Thursday…".
-        if s.words.first().is_some_and(|w| w == "house")
-            && s.words.get(1).is_some_and(|w| WEEKDAYS.contains(&w.as_str()) || w == "tomorrow" || w == "the")
-        {
-            s.words.splice(0..1, ["how".to_string(), "is".to_string()]);
-            for c in s.clause_starts.iter_mut().skip(1) {
-                *c += 1;
-            }
-        }
+    for s in sentences(text) {
         let ranges: Vec<_> = s.clause_ranges().collect();
         for (k, r) in ranges.iter().enumerate() {
             let clause = &s.words[r.clone()];
@@ -1912,6 +1916,10 @@ mod tests {
         assert_eq!(m.when, "friday at 10");
         let m = detect_next_step("House Thursday at 10 before open.").unwrap();
         assert!(m.tentative, "a question in Whisper's words: {m:?}");
+        // The repair is the normaliser's, so every reader sees it; a real house is kept.
+        assert_eq!(sentences("Okay. House Thursday at 10, then?")[1].words[..3], ["how", "is", "thursday"]);
+        assert_eq!(sentences("House Thursday, at 10?")[0].clause_starts, [0, 3]);
+        assert_eq!(sentences("House painting is on Tuesday.")[0].words[0], "house");
         for refused in [
             "Friday at 10, that doesn't work.",
             "Friday at 10, I can't.",

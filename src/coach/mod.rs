@@ -953,6 +953,9 @@ impl Coach {
                 None if text::is_acceptance(line) && !(p.step.time_only && p.speaker == Speaker::Prospect) => {
                     return self.secure_next_step(p.step, seg.end_s, p.speaker)
                 }
+                // The same time named again in a statement that does not refuse it
+                // ("I suppose, if you want to Thursday at 2, after the lunch").
+                _ if text::echoes_time(line, &p.step.when) => return self.secure_next_step(p.step, seg.end_s, p.speaker),
                 // Anything else that answers it ("let me look at my calendar and get back
                 // to you", "maybe") leaves it unagreed, and a later "okay, thanks" does not
                 // agree to it.

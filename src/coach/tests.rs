@@ -1184,6 +1184,19 @@ fn next_steps_in_whispers_words_are_secured() {
             rep(1.0, 4.0, "We have customers of all sizes, honestly would be surprised, so do you have 30 minutes Friday, say 10 o'clock?"),
             pro(5.0, 9.0, "I guess Friday at 10, I can't promise our treasure will join He's a volunteer"),
         ],
+        // The proposed time said again, in Whisper's words, agrees to it.
+        vec![
+            rep(1.0, 4.0, "Sure, so how about Thursday at 2 and I'll show you the full platform."),
+            pro(5.0, 9.0, "Well, I suppose if you want to Thursday at 2 land after the lunch."),
+        ],
+        vec![
+            pro(1.0, 3.0, "Monday, night before it gets crazy."),
+            rep(4.0, 9.0, "Monday at 9 at the shop. I ring the solo agreement with the March 1st."),
+        ],
+        vec![
+            pro(1.0, 4.0, "I ask her, actually, she usually open Wednesday mornings, December 9th at 9th."),
+            rep(5.0, 9.0, "December 9, at 9, 15 minutes, I'll send the invite to you and you forward it."),
+        ],
     ];
     for lines in cases {
         let played = play_default(&lines, 30.0);
@@ -1195,6 +1208,9 @@ fn next_steps_in_whispers_words_are_secured() {
         vec![rep(1.0, 3.0, "How's Thursday at four?"), pro(4.0, 7.0, "Make it 5."), rep(8.0, 11.0, "Let me check with my manager and get back to you.")],
         // "Make it" about something else.
         vec![rep(1.0, 3.0, "We could start Monday."), pro(4.0, 7.0, "Make it 3 seats, not 5."), rep(8.0, 11.0, "Sure, three seats.")],
+        // The day said back as a fact, or another hour, agrees to nothing.
+        vec![rep(1.0, 3.0, "How's Wednesday at 2?"), pro(4.0, 7.0, "I'm working Wednesday at 2. I'm working every day.")],
+        vec![rep(1.0, 3.0, "How about Thursday at 2?"), pro(4.0, 7.0, "Hmm, Thursday at 4 would be better.")],
     ];
     for lines in not_agreed {
         let said: Vec<&str> = lines.iter().map(|l| l.text.as_str()).collect();

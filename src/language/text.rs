@@ -1137,6 +1137,7 @@ struct NextStepWords {
     plan_openers: Vec<String>,
     tentative: Vec<String>,
     refusals: Vec<String>,
+    unavailable: Vec<String>,
     points_back: Vec<String>,
     deliverables: Vec<String>,
     time_fillers: Vec<String>,
@@ -1224,7 +1225,11 @@ fn clock_at(w: &[String], i: usize) -> Option<usize> {
         if w.get(i + 1).is_some_and(|n| n == "noon" || n == "midday") {
             return Some(i + 2);
         }
-        let h = number_of(w.get(i + 1)?)?;
+        // Whisper writes "at nine" after a date as "at 9th" ("December 9th at 9th").
+        let next = w.get(i + 1)?;
+        let h = number_of(next).or_else(|| {
+            is_ordinal_token(next).then(|| next.trim_end_matches(char::is_alphabetic).parse().ok()).flatten().filter(|h| (1..=12).contains(h))
+        })?;
         if !(1..=23).contains(&h) {
             return None;
         }
@@ -1326,7 +1331,8 @@ fn find_time(w: &[String]) -> Option<(usize, usize)> {
         {
             end = if w[i + 2] == "the" { i + 4 } else { i + 3 };
         } else if MONTHS.contains(&word) && w.get(i + 1).is_some_and(|d| is_day_number(d)) {
-            end = i + 2;
+            // "December 9th at 9".
+            end = part_of_day_and_clock(w, i + 2);
         } else if is_ordinal_token(word)
             && w.get(i + 1).is_some_and(|x| x == "of")
             && w.get(i + 2).is_some_and(|m| MONTHS.contains(&m.as_str()))
@@ -1467,6 +1473,78 @@ pub fn detect_next_step(text: &str) -> Option<NextStepMatch> {
         }
     }
     None
+}
+
+/// What pins a time down, for comparing two mentions of it: weekday, day of the
+/// month and clock hour ("thursday the 21st at 11" -> thursday, 21, 11).
+#[derive(Debug, Default, PartialEq)]
+struct TimeAnchors {
+    weekday: Option<String>,
+    day: Option<u64>,
+    hour: Option<u64>,
+}
+
+/// Whether two anchors agree: `None` when either mention leaves it out.
+fn agree<T: PartialEq>(a: &Option<T>, b: &Option<T>) -> Option<bool> {
+    Some(a.as_ref()? == b.as_ref()?)
+}
+
+fn time_anchors(w: &[String]) -> TimeAnchors {
+    let mut a = TimeAnchors::default();
+    for (i, x) in w.iter().enumerate() {
+        if WEEKDAYS.contains(&x.as_str()) {
+            a.weekday.get_or_insert_with(|| x.clone());
+        } else if matches!(x.as_str(), "at" | "by" | "around") {
+            // Read leniently: "at 2 land after the lunch" (Whisper's "at 2, and") still
+            // names the hour; `find_time` has already decided there is a time.
+            let hour = w.get(i + 1).and_then(|h| number_of(h.trim_end_matches(char::is_alphabetic)));
+            a.hour = a.hour.or(hour.filter(|h| (1..=23).contains(h)));
+        } else if is_ordinal_token(x) || (i > 0 && MONTHS.contains(&w[i - 1].as_str()) && is_day_number(x)) {
+            a.day = a.day.or(number_of(x.trim_end_matches(char::is_alphabetic)));
+        }
+    }
+    a
+}
+
+/// True when `text` answers a proposal for `pending_when` by naming the same time
+/// again in a statement that does not refuse it: "Well, I suppose if you want to,
+/// Thursday at 2 then, after the lunch." or "Monday at 9 at the shop, I'll bring the
+/// agreement." agree to "Thursday at 2" / "Monday, nine". A different day or hour is
+/// a counter-proposal, a question ("Thursday at 2?") or a dodge ("let me check,
+/// Thursday at 2") leaves it open, and a refusal ("Thursday at 2 I'm busy") declines.
+pub fn echoes_time(text: &str, pending_when: &str) -> bool {
+    let lex = lexicon();
+    let pending = time_anchors(&words(pending_when));
+    if pending == TimeAnchors::default() {
+        return false;
+    }
+    for s in sentences(text) {
+        if sentence_is_question(&s)
+            || contains_any_seq(&s.words, &lex.acceptance.dodges)
+            || contains_any_seq(&s.words, &lex.next_step.refusals)
+            || contains_any_seq(&s.words, &lex.next_step.unavailable)
+            || s.words.iter().any(|w| is_negator(w) || has_word(&lex.next_step.past_or_recurring, w))
+        {
+            continue;
+        }
+        for clause in s.clauses() {
+            let Some((ts, te)) = find_time(clause) else { continue };
+            // The time and the two words after it: "Thursday at 2 land" is a time
+            // ("Thursday") whose hour `find_time` would not take.
+            let said = time_anchors(&clause[ts..(te + 2).min(clause.len())]);
+            let checks = [
+                agree(&pending.weekday, &said.weekday),
+                agree(&pending.day, &said.day),
+                agree(&pending.hour, &said.hour),
+            ];
+            // A clock time said again is a restatement; a bare day may be a fact
+            // about it ("I'm working Wednesday").
+            if said.hour.is_some() && checks.contains(&Some(true)) && !checks.contains(&Some(false)) {
+                return true;
+            }
+        }
+    }
+    false
 }
 
 /// A counter-proposal to a time on the table: "Thursday at four I'm still on a job.
@@ -1663,7 +1741,7 @@ mod tests {
     #[test]
     fn the_word_lists_parse_and_every_entry_is_normalised_text() {
         let lex = lexicon();
-        let lists: [(&str, &[String]); 19] = [
+        let lists: [(&str, &[String]); 20] = [
             ("next_step.after_clock", &lex.next_step.after_clock),
             ("next_step.past_or_recurring", &lex.next_step.past_or_recurring),
             ("next_step.meeting_words", &lex.next_step.meeting_words),
@@ -1671,6 +1749,7 @@ mod tests {
             ("next_step.plan_openers", &lex.next_step.plan_openers),
             ("next_step.tentative", &lex.next_step.tentative),
             ("next_step.refusals", &lex.next_step.refusals),
+            ("next_step.unavailable", &lex.next_step.unavailable),
             ("next_step.points_back", &lex.next_step.points_back),
             ("next_step.deliverables", &lex.next_step.deliverables),
             ("next_step.time_fillers", &lex.next_step.time_fillers),
@@ -1904,6 +1983,35 @@ mod tests {
             m.phrase,
             "Perfect, Tuesday at 2 it is, I'll send the invite."
         );
+    }
+
+    /// Naming the proposed time again agrees to it; another time, a question, a dodge,
+    /// a refusal or a bare day with a fact about it does not (train calls, audio mode).
+    #[test]
+    fn the_proposed_time_said_again_agrees_to_it() {
+        for (reply, pending) in [
+            ("Well, I suppose if you want to Thursday at 2 land after the lunch.", "thursday at 2"),
+            ("Monday at 9 at the shop. I ring the solo agreement with the March 1st.", "monday"),
+            ("Okay, the 21st at 11, I'll be in the office.", "thursday the 21st at 11"),
+            ("Yeah, Tuesday at three, my granddaughter can help.", "next tuesday at 3"),
+        ] {
+            assert!(echoes_time(reply, pending), "{reply} / {pending}");
+        }
+        for (reply, pending) in [
+            ("I'm working Wednesday. I'm working every day.", "wednesday"),
+            ("Thursday at 4 I'm still on a job.", "thursday at 4"),
+            ("Thursday at 5 would be better for me.", "thursday at 4"),
+            ("Friday at 2 then.", "thursday at 2"),
+            ("Thursday at 2?", "thursday at 2"),
+            ("Let me check, Thursday at 2, maybe.", "thursday at 2"),
+            ("Thursday at 2 doesn't work.", "thursday at 2"),
+            ("We met Thursday at 2 last time.", "thursday at 2"),
+            ("Thursday at 2.", "next week sometime"),
+        ] {
+            assert!(!echoes_time(reply, pending), "{reply} / {pending}");
+        }
+        // Whisper's "at 9th" after a date is the hour.
+        assert_eq!(detect_next_step("Okay, December 9th at 9th works.").unwrap().when, "december 9th at 9th");
     }
 
     /// Next steps as Whisper writes them: articles dropped ("Tuesday 15th"), sentences

@@ -988,8 +988,33 @@ pub fn sentence_is_question(s: &Sentence) -> bool {
         if k + 1 == n_clauses && is_tag(clause, k > 0) {
             return true;
         }
+        if embedded_question(body) {
+            return true;
+        }
     }
     false
+}
+
+/// A question run into the words before it, as Whisper writes two sentences
+/// without their stop and question mark: "Appreciate you telling me what did they
+/// quote you", "okay so how long did that take her". Only the inverted form (wh-word,
+/// auxiliary, subject) counts: "that's what we did" and "here's how it works" are
+/// statements, and "that's what did it" has no subject after the auxiliary.
+fn embedded_question(t: &[String]) -> bool {
+    const INVERTING: &[&str] = &["do", "does", "did", "are", "is", "was", "were", "can", "could", "would", "will", "should", "have", "has"];
+    const PERSONAL: &[&str] = &["you", "we", "they", "he", "she", "i", "your", "our", "their", "his", "her", "the", "that", "this"];
+    (1..t.len()).any(|i| {
+        let wh = t[i].as_str();
+        if !matches!(wh, "what" | "how" | "why" | "when" | "where" | "who" | "which") {
+            return false;
+        }
+        // "how often are your guys", "how long did that", "how many do you".
+        let mut j = i + 1;
+        if wh == "how" && t.get(j).is_some_and(|w| matches!(w.as_str(), "often" | "long" | "many" | "much" | "soon")) {
+            j += 1;
+        }
+        t.get(j).is_some_and(|a| INVERTING.contains(&a.as_str())) && t.get(j + 1).is_some_and(|s| PERSONAL.contains(&s.as_str()))
+    })
 }
 
 fn skip_discourse(clause: &[String]) -> &[String] {
@@ -1983,6 +2008,27 @@ mod tests {
             m.phrase,
             "Perfect, Tuesday at 2 it is, I'll send the invite."
         );
+    }
+
+    /// Whisper runs a question into the sentence before it and drops its mark.
+    #[test]
+    fn questions_run_into_the_sentence_before_them() {
+        for q in [
+            "Appreciate you telling me what did they quote you for same stuff",
+            "Okay so how long did that take her",
+            "Right now your orders go straight to the suppliers how often are your guys using that",
+        ] {
+            assert!(sentence_is_question(&sentences(q)[0]), "{q}");
+        }
+        for statement in [
+            "That's what we did last year",
+            "Here's how it works for most shops",
+            "Honestly that's what did it for us",
+            "I know what you mean",
+            "That is why they left",
+        ] {
+            assert!(!sentence_is_question(&sentences(statement)[0]), "{statement}");
+        }
     }
 
     /// Naming the proposed time again agrees to it; another time, a question, a dodge,
